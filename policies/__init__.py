@@ -1,0 +1,1 @@
+"""mistvla.policies."""
