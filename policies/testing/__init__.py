@@ -1,0 +1,1 @@
+"""Offline builders of tiny random-weight models of the real policy architectures (tests, benchmarks)."""
