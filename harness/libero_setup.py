@@ -67,7 +67,7 @@ def write_libero_config(config_dir: Path) -> Path:
     path = config_dir / "config.yaml"
     text = yaml.safe_dump(config, sort_keys=True)
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_suffix(".tmp.%d" % os.getpid())
+        tmp = path.with_suffix(f".tmp.{os.getpid()}")
         tmp.write_text(text)
         os.replace(tmp, path)
     return path

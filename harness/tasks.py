@@ -20,7 +20,7 @@ import contextlib
 import io
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -76,7 +76,7 @@ def _check_suite(suite: str) -> None:
         raise KeyError(f"unknown LIBERO suite {suite!r}; known: {', '.join(SUITES)}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def suite_tasks(suite: str) -> tuple[TaskInfo, ...]:
     """All tasks of ``suite`` in LIBERO's default task order."""
     _check_suite(suite)

@@ -1,0 +1,103 @@
+"""The ``mistvla`` command line.
+
+``mistvla tasks [SUITE]`` lists suites, tasks and instructions;
+``mistvla rollout SUITE TASK`` runs one episode of a simple policy and prints
+what happened (outcome, steps, collisions). Further commands (``run``,
+``report``) live in their own modules and are added here as they land.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .tasks import SUITES, list_tasks, step_limit
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    suites = [args.suite] if args.suite else list(SUITES)
+    for suite in suites:
+        tasks = list_tasks(suite)
+        print(f"{suite}  ({len(tasks)} tasks, step limit {step_limit(suite)} under the openvla protocol)")
+        for t in tasks:
+            print(f'  {t.index:3d}  {t.name}\n       "{t.instruction}"')
+    return 0
+
+
+def _cmd_rollout(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from ..policies.registry import make_policy
+    from .libero_env import LiberoEnv
+
+    task: int | str = int(args.task) if args.task.isdigit() else args.task
+    policy = make_policy(args.policy, seed=args.seed) if args.policy == "random" else make_policy(args.policy)
+    req = policy.requirements
+    env = LiberoEnv(
+        args.suite,
+        task,
+        cameras=req.cameras,
+        image_size=req.image_size,
+        privileged=req.privileged,
+        max_steps=args.max_steps,
+    )
+    try:
+        obs, info = env.reset(seed=args.seed, options={"init_state": args.init_state})
+        policy.reset(env.instruction)
+        print(
+            f"task: {env.task_name}\ninstruction: {env.instruction}\ninit state {info['init_state']}, seed {info['seed']}"
+        )
+        done = False
+        bar = tqdm(total=env.max_steps, desc="steps", unit="step", leave=False, disable=args.quiet)
+        while not done:
+            obs, _, terminated, truncated, info = env.step(policy.select_action(obs))
+            done = terminated or truncated
+            bar.update(1)
+        bar.close()
+        summary = {
+            "outcome": info["termination_reason"],
+            "is_success": info["is_success"],
+            "steps": info["step"],
+            "collisions": info.get("episode_collisions"),
+        }
+        print(json.dumps(summary, indent=2, default=lambda o: np.asarray(o).tolist()))
+    finally:
+        env.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mistvla", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tasks", help="list LIBERO suites, tasks and instructions")
+    p.add_argument("suite", nargs="?", choices=SUITES, help="only this suite")
+    p.set_defaults(func=_cmd_tasks)
+
+    p = sub.add_parser("rollout", help="run one episode of a simple policy on one task")
+    p.add_argument("suite", choices=SUITES)
+    p.add_argument("task", help="task index or name (see `mistvla tasks`)")
+    p.add_argument("--policy", default="random", help="policy name (default: random)")
+    p.add_argument("--init-state", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-steps", type=int, default=None, help="default: the suite's protocol limit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_rollout)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mistvla`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (KeyError, IndexError, ValueError) as err:
+        print(f"mistvla: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

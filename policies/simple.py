@@ -1,0 +1,75 @@
+"""Policies that need no model: uniform random actions and replay of a recorded sequence.
+
+>>> p = RandomPolicy(seed=0)
+>>> p.reset("anything")
+>>> a = p.select_action({})
+>>> a.shape, a.dtype, bool(np.all(np.abs(a) <= 1))
+((7,), dtype('float32'), True)
+>>> r = ReplayPolicy([[0, 0, 0.5, 0, 0, 0, -1]])
+>>> r.reset("x"); r.select_action({})[2]
+np.float32(0.5)
+>>> r.select_action({})
+Traceback (most recent call last):
+...
+IndexError: replay sequence exhausted after 1 actions
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .base import ACTION_DIM, Policy
+
+
+class RandomPolicy(Policy):
+    """Uniform actions in [-scale, scale] per dimension, from a seeded generator."""
+
+    name = "random"
+
+    def __init__(self, seed: int = 0, scale: float = 1.0) -> None:
+        super().__init__()
+        if not 0 < scale <= 1:
+            raise ValueError(f"scale must be in (0, 1], got {scale}")
+        self.seed = seed
+        self.scale = scale
+        self._episode = 0
+        self._rng = np.random.default_rng(seed)
+
+    def reset(self, instruction: str) -> None:
+        super().reset(instruction)
+        # A fresh stream per episode, derived from (seed, episode number).
+        self._rng = np.random.default_rng([self.seed, self._episode])
+        self._episode += 1
+
+    def select_action(self, obs: dict[str, Any]) -> np.ndarray:
+        return self._rng.uniform(-self.scale, self.scale, ACTION_DIM).astype(np.float32)
+
+
+class ReplayPolicy(Policy):
+    """Replays a recorded (T, 7) action sequence from the start of every episode."""
+
+    name = "replay"
+
+    def __init__(self, actions: Sequence[Sequence[float]] | np.ndarray) -> None:
+        super().__init__()
+        arr = np.asarray(actions, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != ACTION_DIM:
+            raise ValueError(f"actions must have shape (T, {ACTION_DIM}), got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("actions contain NaN or inf")
+        self.actions = arr
+        self._t = 0
+
+    def reset(self, instruction: str) -> None:
+        super().reset(instruction)
+        self._t = 0
+
+    def select_action(self, obs: dict[str, Any]) -> np.ndarray:
+        if self._t >= len(self.actions):
+            raise IndexError(f"replay sequence exhausted after {len(self.actions)} actions")
+        action = self.actions[self._t].copy()
+        self._t += 1
+        return action
