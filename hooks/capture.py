@@ -69,7 +69,7 @@ class CaptureRecord:
 
 
 def _to_cpu(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().to(device="cpu", dtype=torch.float32)
+    return t.detach().to(device="cpu", dtype=torch.float32, copy=True)
 
 
 class _PointRecorder:
