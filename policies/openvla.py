@@ -23,8 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ..hooks.capture import Capture, CaptureRecord, CaptureSpec
-from ..hooks.steering import Steer, SteeringSpec
+# Absolute: pytest --doctest-modules imports this file as top-level `policies.openvla`,
+# where `..hooks` would reach beyond the top-level package.
+from mistvla.hooks.capture import Capture, CaptureRecord, CaptureSpec
+from mistvla.hooks.steering import Steer, SteeringSpec
+
 from .base import ACTION_DIM, Policy, PolicyRequirements
 from .openvla_actions import decode_action, is_action_token
 from .openvla_loading import build_inputs, build_prompt, greedy_decode, load_vla
