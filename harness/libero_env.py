@@ -30,7 +30,7 @@ from .collision_ledger import CollisionConfig, CollisionLedger
 from .libero_setup import ensure_libero
 from .observations import CAMERAS, build_observation, observation_space
 from .tasks import DEFAULT_PROTOCOL, get_task, load_init_states, step_limit
-from .termination import DropConfig, DropDetector, gripper_contacts, physics_failure
+from .termination import DropConfig, DropDetector, gripper_contacts, instability_count, physics_failure
 
 GRIPPER_OPEN = -1.0
 NOOP_ACTION = np.array([0, 0, 0, 0, 0, 0, GRIPPER_OPEN], dtype=np.float64)
@@ -288,9 +288,7 @@ class LiberoEnv(gym.Env):
             raise RuntimeError("episode is over (or never started): call reset() before step()")
         rs = self._libero.env
         data = self.sim.data._data
-        import mujoco
-
-        badqacc = int(data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number)
+        unstable_before = instability_count(data)
         self._ledger.begin_step(self._steps)
         error = None
         try:
@@ -300,7 +298,7 @@ class LiberoEnv(gym.Env):
         collisions = self._ledger.end_step()
         self._steps += 1
         data = self.sim.data._data
-        error = error or physics_failure(data, badqacc)
+        error = error or physics_failure(data, unstable_before)
 
         success = error is None and bool(rs._check_success())
         touching_roots = gripper_contacts(data, self._gripper_mask, self._geom_root)

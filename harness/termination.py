@@ -6,8 +6,8 @@
   has fallen more than ``fall_distance`` below the height at which the gripper
   last touched it. A deliberate placement releases close to the surface and
   falls less than that; a slip during transport falls more.
-- :func:`physics_failure`: NaN/inf in the state, or MuJoCo's bad-acceleration
-  warning (MuJoCo then silently resets the data, which would otherwise look
+- :func:`physics_failure`: NaN/inf in the state, or MuJoCo's bad qpos/qvel/qacc
+  warnings (MuJoCo then silently resets the data, which would otherwise look
   like a teleport).
 """
 
@@ -97,11 +97,25 @@ def gripper_contacts(data: mujoco.MjData, gripper_geom: np.ndarray, geom_root: n
     return set(int(r) for r in np.unique(geom_root[other]))
 
 
-def physics_failure(data: mujoco.MjData, badqacc_before: int) -> str | None:
-    """A description of a physics failure in ``data``, or None if the state is sound."""
+INSTABILITY_WARNINGS = (
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_BADQACC,
+)
+
+
+def instability_count(data: mujoco.MjData) -> int:
+    """How many times MuJoCo has flagged NaN/inf/huge qpos, qvel or qacc in ``data``."""
+    return sum(int(data.warning[w].number) for w in INSTABILITY_WARNINGS)
+
+
+def physics_failure(data: mujoco.MjData, count_before: int) -> str | None:
+    """A description of a physics failure in ``data``, or None if the state is sound.
+
+    ``count_before`` is :func:`instability_count` before the step.
+    """
     if not (np.all(np.isfinite(data.qpos)) and np.all(np.isfinite(data.qvel))):
         return "non-finite qpos/qvel"
-    warned = int(data.warning[mujoco.mjtWarning.mjWARN_BADQACC].number)
-    if warned > badqacc_before:
-        return "MuJoCo bad-acceleration warning (unstable simulation; MuJoCo reset the state)"
+    if instability_count(data) > count_before:
+        return "MuJoCo flagged a NaN/inf/huge state (unstable simulation; MuJoCo reset the state)"
     return None
