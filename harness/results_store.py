@@ -122,7 +122,8 @@ def to_float16(array: Any, name: str = "hidden") -> np.ndarray:
     arr = np.asarray(array)
     if not np.issubdtype(arr.dtype, np.floating):
         raise TypeError(f"hidden state {name!r} must be floating point, got {arr.dtype}")
-    half = arr.astype(np.float16)
+    with np.errstate(over="ignore"):
+        half = arr.astype(np.float16)
     if not np.array_equal(np.isfinite(half), np.isfinite(arr)):
         raise ValueError(f"hidden state {name!r} has values outside the float16 range (|x| > 65504)")
     return half
