@@ -228,3 +228,29 @@ def test_write_without_steps(tmp_path: Path) -> None:
         key = store.write_episode(make_record(), None)
         assert store.steps().num_rows == 0 and not store.steps_path(key).exists()
         assert os.path.exists(store.episode_path(key))
+
+
+def test_documented_queries_run(tmp_path: Path) -> None:
+    """The two example queries of docs/results_format.md."""
+    with ResultsStore.open(tmp_path / "run", CONFIG) as store:
+        store.write_episode(
+            make_record(task=0, collisions=1, success=False), make_steps()
+        )  # first collision at 3
+        store.write_episode(make_record(task=1), make_steps())
+    by_method = query(
+        [tmp_path / "run"],
+        """SELECT e.intervention, e.suite, avg(e.success::INT) AS sr,
+                  avg((e.n_collision_onsets > 0)::INT) AS cr, count(*) AS n
+           FROM episodes e GROUP BY ALL ORDER BY ALL""",
+    ).to_pylist()
+    assert by_method == [{"intervention": "none", "suite": "libero_spatial", "sr": 0.5, "cr": 0.5, "n": 2}]
+    risk = query(
+        [tmp_path / "run"],
+        """SELECT e.intervention, avg(s.risk_score) AS risk_before_collision, count(*) AS n
+           FROM steps s JOIN episodes e USING (episode_key)
+           WHERE e.first_collision_step IS NOT NULL
+             AND s.step BETWEEN e.first_collision_step - 10 AND e.first_collision_step - 1
+           GROUP BY ALL""",
+    ).to_pylist()
+    expected = make_steps()["risk_score"][:3].astype(np.float64).mean()
+    assert risk[0]["n"] == 3 and risk[0]["risk_before_collision"] == pytest.approx(expected, rel=1e-6)
