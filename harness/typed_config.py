@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import types
-import typing
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 
@@ -46,7 +45,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise _fail(path, f"expected a list, got {type(value).__name__} {value!r}")
-        (item_tp, *rest) = get_args(tp) or (Any,)
+        item_tp = (get_args(tp) or (Any,))[0]
         items = [_convert(item_tp, v, f"{path}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
@@ -115,4 +114,4 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["ConfigError", "from_dict", "to_dict", "typing"]
+__all__ = ["ConfigError", "from_dict", "to_dict"]
