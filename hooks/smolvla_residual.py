@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
+from torch.utils.hooks import RemovableHandle
 
 from . import smolvla_points
 from .hook_points import resolve
@@ -79,13 +81,70 @@ def is_dead_for_actions(model: nn.Module, name: str) -> bool:
     return name == f"llm.blocks.{len(_stack(wx, 'llm')) - 1}.resid_post"
 
 
+class HandleGroup:
+    """Several hook handles removed together (quacks like ``RemovableHandle``)."""
+
+    def __init__(self, handles: list[RemovableHandle]) -> None:
+        self.handles = handles
+
+    def remove(self) -> None:
+        """Remove every handle (idempotent)."""
+        handles, self.handles = self.handles, []
+        for h in handles:
+            h.remove()
+
+
+# fn(resid_post, mlp_out) -> new mlp output (the block then adds resid_mid to it) or None.
+ResidFn = Callable[[torch.Tensor, torch.Tensor], "torch.Tensor | None"]
+
+
+def _hook_block(block: nn.Module, name: str, fn: ResidFn, *, prepend: bool) -> HandleGroup:
+    """Pre-hook keeping ``resid_mid`` + mlp hook calling ``fn(resid_mid + mlp_out, mlp_out)``."""
+    mid: list[torch.Tensor] = []
+
+    def keep_mid(module: nn.Module, args: tuple[Any, ...]) -> None:
+        mid[:] = [args[0]]  # resid_mid; LeRobot never modifies it afterwards
+
+    def on_mlp(module: nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> torch.Tensor | None:
+        if not mid:
+            raise RuntimeError(f"{name}: mlp ran before post_attention_layernorm")
+        return fn(out + mid.pop(), out)  # same addition LeRobot does next, in the same dtype
+
+    return HandleGroup(
+        [
+            block.post_attention_layernorm.register_forward_pre_hook(keep_mid, prepend=prepend),
+            block.mlp.register_forward_hook(on_mlp, prepend=prepend),
+        ]
+    )
+
+
+def register_resid_post(
+    model: nn.Module, name: str, on_hidden: Callable[[torch.Tensor], torch.Tensor | None]
+) -> HandleGroup:
+    """``register_point``'s contract for a SmolVLA ``resid_post``: ``on_hidden(h) -> new_h | None``.
+
+    ``h`` is the reconstructed ``resid_post``; a returned ``new_h`` replaces it by
+    adding ``new_h - h`` to the MLP output (so ``new_h is h`` or an equal tensor
+    leaves the stream bit-identical). This is the plug for the generic
+    :mod:`~mistvla.hooks.capture` / :mod:`~mistvla.hooks.steering` sessions.
+    """
+    block = resid_post_block(model, name)
+
+    def fn(h: torch.Tensor, out: torch.Tensor) -> torch.Tensor | None:
+        new = on_hidden(h)
+        return None if new is None else out + (new - h)
+
+    return _hook_block(block, name, fn, prepend=False)
+
+
 class SmolVLAResidualCapture(HookSession):
     """Record hidden states at SmolVLA hook points: one tensor per forward call, per name.
 
     ``records[name]`` is a list of ``(batch, tokens, dim)`` tensors, copied (and
     moved to CPU when ``to_cpu``) inside the hook. ``llm.*`` names get one
     entry per predicted chunk, ``expert.*`` names one per denoising step;
-    steps that pop LeRobot's action queue run nothing and add nothing.
+    steps that pop LeRobot's action queue run nothing and add nothing. A
+    steering session on the same point (whenever entered) is reflected.
 
     >>> SmolVLAResidualCapture.__mro__[1].__name__
     'HookSession'
@@ -98,10 +157,10 @@ class SmolVLAResidualCapture(HookSession):
         self.to_cpu = to_cpu
         self.records: dict[str, list[torch.Tensor]] = {}
         for name in self.names:  # fail before any forward pass
-            if not _RESID_POST.match(name):
-                resolve(model, name, arch="smolvla")
-            else:
+            if _RESID_POST.match(name):
                 resid_post_block(model, name)
+            else:
+                resolve(model, name, arch="smolvla")
 
     def _keep(self, t: torch.Tensor) -> torch.Tensor:
         t = t.detach()
@@ -113,54 +172,57 @@ class SmolVLAResidualCapture(HookSession):
     def _register(self) -> None:
         for name in self.names:
             if _RESID_POST.match(name):
-                self._register_resid_post(name)
+                fn = self._resid_recorder(name)
+                self._add(_hook_block(resid_post_block(self.model, name), name, fn, prepend=False))
             else:
                 point = resolve(self.model, name, arch="smolvla").point
                 self._add(register_point(point, self._recorder(name)))
 
-    def _recorder(self, name: str) -> Any:
+    def _recorder(self, name: str) -> Callable[[torch.Tensor], None]:
         def on_hidden(h: torch.Tensor) -> None:
             self.records[name].append(self._keep(h))
 
         return on_hidden
 
-    def _register_resid_post(self, name: str) -> None:
-        block = resid_post_block(self.model, name)
-        mid: list[torch.Tensor] = []
+    def _resid_recorder(self, name: str) -> ResidFn:
+        def fn(h: torch.Tensor, out: torch.Tensor) -> None:
+            self.records[name].append(self._keep(h))
 
-        def keep_mid(module: nn.Module, args: tuple[Any, ...]) -> None:
-            mid[:] = [args[0]]  # resid_mid; LeRobot never modifies it afterwards
-
-        def add_mid(module: nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> None:
-            if not mid:
-                raise RuntimeError(f"{name}: mlp ran before post_attention_layernorm")
-            self.records[name].append(self._keep(out + mid.pop()))
-
-        self._add(block.post_attention_layernorm.register_forward_pre_hook(keep_mid))
-        self._add(block.mlp.register_forward_hook(add_mid))
+        return fn
 
 
 class SmolVLAResidualSteer(HookSession):
-    """Add ``scale * vector`` to ``resid_post`` at the given names while active.
+    """Add a vector to ``resid_post`` at the given names while active.
 
     ``vectors[name]`` has shape ``(dim,)`` (every token) or ``(tokens, dim)``;
-    ``dim`` is the block's hidden size (VLM and expert differ).
+    ``dim`` is the block's hidden size (VLM and expert differ). ``mode``:
+    ``"absolute"`` adds ``scale * v``; ``"relative"`` adds ``scale * ||h|| * v / ||v||``
+    per token (``h`` the unsteered ``resid_post``), as :mod:`~mistvla.hooks.steering`.
+    The hooks are registered first on their modules, so a capture at the same
+    point records the steered stream.
 
     >>> SmolVLAResidualSteer.__mro__[1].__name__
     'HookSession'
     """
 
-    def __init__(self, model: nn.Module, vectors: Mapping[str, torch.Tensor], *, scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        vectors: Mapping[str, Any],
+        *,
+        scale: float = 1.0,
+        mode: str = "absolute",
+    ) -> None:
         super().__init__()
-        self.model = model
-        self.scale = float(scale)
+        if mode not in ("absolute", "relative"):
+            raise ValueError(f"mode must be 'absolute' or 'relative', got {mode!r}")
+        self.model, self.scale, self.mode = model, float(scale), mode
         self.vectors: dict[str, torch.Tensor] = {}
         self.calls = 0
-        """Number of forward calls the steering hooks modified (since the session was entered)."""
+        """Forward calls the steering hooks modified since the session was entered."""
         for name, vec in vectors.items():
-            block = resid_post_block(model, name)
-            dim = block.mlp.down_proj.out_features
-            vec = torch.as_tensor(vec)
+            dim = resid_post_block(model, name).mlp.down_proj.out_features
+            vec = torch.as_tensor(np.asarray(vec) if not isinstance(vec, torch.Tensor) else vec)
             if vec.ndim not in (1, 2) or vec.shape[-1] != dim:
                 raise ValueError(
                     f"{name}: steering vector shape {tuple(vec.shape)}; expected (dim,) or (tokens, dim), dim={dim}"
@@ -178,15 +240,21 @@ class SmolVLAResidualSteer(HookSession):
     def _register(self) -> None:
         for name, vec in self.vectors.items():
             block = resid_post_block(self.model, name)
+            self._add(_hook_block(block, name, self._adder(vec), prepend=True))
 
-            def add(
-                module: nn.Module, args: tuple[Any, ...], out: torch.Tensor, vec: torch.Tensor = vec
-            ) -> torch.Tensor:
-                if vec.ndim == 2 and vec.shape[0] != out.shape[1]:
-                    raise ValueError(
-                        f"steering vector has {vec.shape[0]} tokens, the stream has {out.shape[1]}"
-                    )
-                self.calls += 1
-                return out + (self.scale * vec).to(out.dtype).to(out.device)
+    def _adder(self, vec: torch.Tensor) -> ResidFn:
+        norm = float(vec.float().norm())
+        unit = vec / norm if norm > 0 else torch.zeros_like(vec)
 
-            self._add(block.mlp.register_forward_hook(add, prepend=True))
+        def fn(h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+            if vec.ndim == 2 and vec.shape[0] != out.shape[1]:
+                raise ValueError(f"steering vector has {vec.shape[0]} tokens, the stream has {out.shape[1]}")
+            self.calls += 1
+            if self.mode == "absolute":
+                delta = (self.scale * vec).to(device=out.device, dtype=out.dtype)
+            else:
+                size = h.float().norm(dim=-1, keepdim=True) * self.scale
+                delta = (size * unit.to(h.device).float()).to(out.dtype)
+            return out + delta
+
+        return fn

@@ -15,6 +15,11 @@ is empty) and the saved postprocessor un-normalises it. Like LeRobot's LIBERO
 evaluation, the action goes to the env unchanged apart from clipping to
 [-1, 1], which robosuite's controller does anyway.
 
+Hooks (``set_capture`` / ``set_steering`` with the generic specs, applied by
+:mod:`mistvla.hooks.smolvla_specs`) are active only while the model runs, i.e.
+on steps that predict a new chunk (``replanned``); ``last_capture`` then holds
+that chunk's record and stays unchanged on the steps that pop the queue.
+
 Hub access is never needed: the VLM's config, processor and tokenizer are
 read from ``vlm_path`` (default: the checkpoint's ``vlm_model_name``) and the
 VLM weights come from the checkpoint itself (``load_vlm_weights`` is forced
@@ -26,12 +31,19 @@ off, the weights are loaded with ``strict=True``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# Absolute: pytest --doctest-modules imports this file as top-level `policies.smolvla`,
+# where `..hooks` would reach beyond the top-level package.
+from mistvla.hooks.capture import CaptureRecord, CaptureSpec
+from mistvla.hooks.smolvla_specs import capture_session, record_from, steer_session
+from mistvla.hooks.steering import SteeringSpec
 
 from .base import ACTION_DIM, Policy, PolicyRequirements
 from .smolvla_obs import LIBERO_CAMERA_MAP, STATE_KEY, to_lerobot_batch
@@ -67,6 +79,7 @@ class SmolVLAPolicy(Policy):
         flip_horizontal: flip env frames left-right, reproducing LeRobot's 180-degree
             rotation of raw robosuite frames (see :mod:`~mistvla.policies.smolvla_obs`).
         clip_actions: clip to [-1, 1] (robosuite clips the same way).
+        capture, steering: optional hook specs (also settable later).
     """
 
     name = "smolvla"
@@ -86,6 +99,8 @@ class SmolVLAPolicy(Policy):
         image_size: int | None = None,
         flip_horizontal: bool = True,
         clip_actions: bool = True,
+        capture: CaptureSpec | None = None,
+        steering: SteeringSpec | None = None,
     ) -> None:
         super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -132,6 +147,12 @@ class SmolVLAPolicy(Policy):
         self._generator = None if noise_seed is None else torch.Generator().manual_seed(noise_seed)
         self.replanned = False
         """True when the last ``select_action`` ran the model (a new chunk), False when it popped the queue."""
+        self._capture_spec: CaptureSpec | None = None
+        self._capture: Any = None
+        self._steer: Any = None
+        self.last_capture: CaptureRecord | None = None
+        self.set_capture(capture)
+        self.set_steering(steering)
         first_image = next(iter(config.image_features.values()))
         self.requirements = PolicyRequirements(
             cameras=tuple(self.camera_map),
@@ -166,6 +187,15 @@ class SmolVLAPolicy(Policy):
             shape = None if action is None else tuple(action.shape)
             raise ValueError(f"the checkpoint's action has shape {shape}, LIBERO needs ({ACTION_DIM},)")
 
+    def set_capture(self, spec: CaptureSpec | None) -> None:
+        """Record ``spec``'s points/positions whenever a chunk is predicted (None: stop)."""
+        self._capture_spec = spec
+        self._capture = None if spec is None else capture_session(self.model, spec)
+
+    def set_steering(self, spec: SteeringSpec | None) -> None:
+        """Steer every following chunk prediction with ``spec`` (None: stop)."""
+        self._steer = None if spec is None else steer_session(self.model, spec)
+
     def reset(self, instruction: str, *, seed: int | None = None) -> None:
         """Start an episode: clear LeRobot's action queue; re-seed the noise generator if asked."""
         super().reset(instruction)
@@ -173,6 +203,7 @@ class SmolVLAPolicy(Policy):
         self.preprocessor.reset()
         self.postprocessor.reset()
         self.replanned = False
+        self.last_capture = None
         if seed is not None:
             import torch
 
@@ -202,8 +233,15 @@ class SmolVLAPolicy(Policy):
             shape = (1, self.config.chunk_size, self.config.max_action_dim)
             noise = torch.randn(shape, generator=self._generator).to(self.config.device)
         # no_grad (as LeRobot), not inference_mode: captured activations stay usable for training probes.
-        with torch.no_grad():
+        # Steering is entered first so that a capture at the same point records the steered state.
+        with torch.no_grad(), contextlib.ExitStack() as hooks:
+            if self.replanned and self._steer is not None:
+                hooks.enter_context(self._steer)
+            if self.replanned and self._capture is not None:
+                hooks.enter_context(self._capture)
             action = self.model.select_action(batch, noise=noise)
+            if self.replanned and self._capture is not None:
+                self.last_capture = record_from(self._capture, self._capture_spec)
         action = self.postprocessor(action)
         out = action.detach().to("cpu", torch.float32).numpy().reshape(-1)
         if out.shape != (ACTION_DIM,):

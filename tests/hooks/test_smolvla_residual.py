@@ -15,6 +15,7 @@ from mistvla.hooks.hook_session import count_hooks
 from mistvla.hooks.smolvla_residual import (
     SmolVLAResidualCapture,
     SmolVLAResidualSteer,
+    register_resid_post,
     resid_post_block,
     resid_post_names,
 )
@@ -183,6 +184,37 @@ def test_steering_adds_exactly_where_captured(policy):
         actions(policy, 1)
     # first denoising step: same inputs, so the stream differs by exactly the added vector (float rounding)
     torch.testing.assert_close(after.records[name][0], before.records[name][0] + 0.5 * vec, rtol=0, atol=1e-6)
+    # capture entered first, steering second: steering's hooks are prepended, so the capture still sees it
+    with SmolVLAResidualCapture(model, [name]) as late, SmolVLAResidualSteer(model, {name: vec}, scale=0.5):
+        actions(policy, 1)
+    assert torch.equal(late.records[name][0], after.records[name][0])
+
+
+def test_register_resid_post_follows_register_point_contract(policy):
+    """The plug for the generic capture/steer sessions: on_hidden(h) -> None | replacement."""
+    model = policy.hook_model()
+    name = "expert.blocks.1.resid_post"
+    base = actions(policy)
+    seen: list[torch.Tensor] = []
+    group = register_resid_post(model, name, lambda h: seen.append(h.clone()))
+    try:
+        with SmolVLAResidualCapture(model, [name]) as cap:
+            assert np.array_equal(actions(policy), base)
+    finally:
+        group.remove()
+    assert len(seen) == len(cap.records[name]) == 2 * NUM_STEPS
+    assert all(torch.equal(a, b) for a, b in zip(seen, cap.records[name], strict=True))
+    group = register_resid_post(model, name, lambda h: h.clone())  # an equal replacement: a no-op
+    try:
+        assert np.array_equal(actions(policy), base)
+    finally:
+        group.remove()
+    group = register_resid_post(model, name, lambda h: h + 3.0)
+    try:
+        assert np.abs(actions(policy) - base).max() > 1e-3
+    finally:
+        group.remove()
+    assert count_hooks(model) == 0
 
 
 def test_last_vlm_block_output_is_dead_for_actions(policy):
