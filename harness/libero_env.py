@@ -289,7 +289,7 @@ class LiberoEnv(gym.Env):
         rs = self._libero.env
         data = self.sim.data._data
         unstable_before = instability_count(data)
-        self._ledger.begin_step(self._steps)
+        self._ledger.begin_step()
         error = None
         try:
             raw, _, _, _ = rs.step(act)
@@ -334,6 +334,10 @@ class LiberoEnv(gym.Env):
         if self._done:
             info["episode_collisions"] = self._ledger.episode_summary()
         return self._observation(raw), float(success), terminated, truncated, info
+
+    def episode_collision_summary(self) -> dict[str, Any]:
+        """The collision ledger's summary of the current episode so far."""
+        return self._ledger.episode_summary()
 
     # ------------------------------------------------------------- rendering
     def render(self) -> np.ndarray | None:
