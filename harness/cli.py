@@ -1,9 +1,9 @@
 """The ``mistvla`` command line.
 
-``mistvla tasks [SUITE]`` lists suites, tasks and instructions;
-``mistvla rollout SUITE TASK`` runs one episode of a simple policy and prints
-what happened (outcome, steps, collisions). Further commands (``run``,
-``report``) live in their own modules and are added here as they land.
+``mistvla run CONFIG`` runs an experiment (resumable) and prints its
+comparison table; ``mistvla report RUN_DIR`` prints and writes the table of a
+run; ``mistvla tasks [SUITE]`` lists suites, tasks and instructions;
+``mistvla rollout SUITE TASK`` runs one episode of a simple policy.
 """
 
 from __future__ import annotations
@@ -69,9 +69,45 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .run_config import load_config
+    from .run_report import report
+    from .run_scheduler import run
+
+    cfg = load_config(args.config, args.set or [])
+    print(f"mistvla: run {cfg.name!r} -> {cfg.run_dir}", file=sys.stderr)
+    run_dir = run(cfg, workers=args.workers, progress=not args.quiet)
+    text, paths = report(run_dir, by=args.by, seed=cfg.seed)
+    print(text)
+    print("written: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .run_report import report
+
+    text, paths = report(args.run_dir, by=args.by)
+    print(text)
+    print("written: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mistvla", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run an experiment config and print its comparison table")
+    p.add_argument("config", help="experiment YAML, e.g. experiments/quickstart.yaml")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: the config's)")
+    p.add_argument("--by", choices=["suite", "task"], default="suite", help="rows per suite or per task")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="print and write the comparison table of a run directory")
+    p.add_argument("run_dir")
+    p.add_argument("--by", choices=["suite", "task"], default="suite")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("tasks", help="list LIBERO suites, tasks and instructions")
     p.add_argument("suite", nargs="?", choices=SUITES, help="only this suite")
@@ -94,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (KeyError, IndexError, ValueError) as err:
+    except (KeyError, IndexError, ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"mistvla: error: {err}", file=sys.stderr)
         return 2
 
