@@ -69,12 +69,17 @@ class EpisodeResult:
     peak_risk: float = float("nan")
 
 
-def _reset_policy(policy: Any, instruction: str, seed: int) -> None:
+def _reset_policy(policy: Any, env: Any, seed: int) -> None:
+    """Bind the policy to the env's task if it reads one (scripted policies), then reseed it."""
+    if hasattr(policy, "bind"):
+        policy.bind(env)
     params = inspect.signature(policy.reset).parameters
     if "seed" in params:
-        policy.reset(instruction, seed=seed)
+        policy.reset(env.instruction, seed=seed)
+    elif "episode" in params:
+        policy.reset(env.instruction, episode=seed)
     else:
-        policy.reset(instruction)
+        policy.reset(env.instruction)
 
 
 def _append(cols: dict[str, list[Any]], row: dict[str, Any]) -> None:
@@ -113,7 +118,7 @@ def run_episode(
     steps = 0
     obs, info = env.reset(seed=spec.seed, options={"init_state": spec.init_state})
     try:
-        _reset_policy(policy, env.instruction, seed)
+        _reset_policy(policy, env, seed)
         intervention.reset(seed)
         risk_source.reset(env)
         while True:

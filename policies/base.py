@@ -52,8 +52,13 @@ class Policy:
     def __init__(self) -> None:
         self.instruction: str | None = None
 
-    def reset(self, instruction: str) -> None:
-        """Start a new episode for the task described by ``instruction``."""
+    def reset(self, instruction: str, seed: int | None = None) -> None:
+        """Start a new episode for the task described by ``instruction``.
+
+        ``seed`` reseeds every random choice the policy makes in this episode, so
+        that an episode's outcome does not depend on which episodes ran before
+        it (or in which worker process).
+        """
         self.instruction = instruction
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:

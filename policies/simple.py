@@ -38,10 +38,11 @@ class RandomPolicy(Policy):
         self._episode = 0
         self._rng = np.random.default_rng(seed)
 
-    def reset(self, instruction: str) -> None:
-        super().reset(instruction)
-        # A fresh stream per episode, derived from (seed, episode number).
-        self._rng = np.random.default_rng([self.seed, self._episode])
+    def reset(self, instruction: str, seed: int | None = None) -> None:
+        super().reset(instruction, seed)
+        # A fresh stream per episode: from (policy seed, episode seed) when given,
+        # else from (policy seed, running episode count).
+        self._rng = np.random.default_rng([self.seed, self._episode if seed is None else seed])
         self._episode += 1
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:
@@ -63,8 +64,8 @@ class ReplayPolicy(Policy):
         self.actions = arr
         self._t = 0
 
-    def reset(self, instruction: str) -> None:
-        super().reset(instruction)
+    def reset(self, instruction: str, seed: int | None = None) -> None:
+        super().reset(instruction, seed)
         self._t = 0
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:
