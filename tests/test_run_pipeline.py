@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from mistvla.harness.cli import main
-from mistvla.harness.results_store import ResultsStore
+from mistvla.harness.results_store import ConfigMismatchError, ResultsStore
 from mistvla.harness.run_config import load_config, parse_config
 from mistvla.harness.run_scheduler import plan_episodes, run
 from mistvla.harness.typed_config import ConfigError
@@ -127,7 +127,7 @@ def test_restart_with_another_config_is_refused(reference, tmp_path):
     data["output_dir"] = str(reference.parent / "{name}")
     data["episodes"]["seeds"] = [1]
     cfg_path.write_text(yaml.safe_dump(data))
-    with pytest.raises(Exception, match="episodes.seeds"):
+    with pytest.raises(ConfigMismatchError, match=r"episodes\.seeds"):
         run(load_config(cfg_path), workers=1, progress=False)
 
 
