@@ -10,7 +10,10 @@ denoising step). It never calls a decoder layer's ``forward``: it calls
 layer never fires, and **the residual stream after a block (``resid_post``) is
 the output of no module**: it is ``post_attention_layernorm``'s input plus
 ``mlp``'s output. :mod:`~mistvla.hooks.smolvla_residual` rebuilds it from
-those two hooks; this module maps every name that *is* one module:
+those two hooks and :mod:`~mistvla.hooks.smolvla_taps` exposes it as a
+parameter-free child ``resid_post_tap`` of each block (once attached: the
+SmolVLA adapter does), which ``llm.blocks.{i}.resid_post`` and
+``expert.blocks.{j}.resid_post`` map to. The other names are one real module each:
 
 - ``llm.blocks.{i}.resid_pre`` / ``expert.blocks.{i}.resid_pre``: input of the
   block's ``input_layernorm`` (the block input), read with a pre-hook.
@@ -58,6 +61,7 @@ def _paths(rel: str) -> tuple[str, ...]:
 
 def _block_points(prefix: str, layers: str, norm: str) -> dict[str, tuple[str, ...]]:
     return {
+        f"{prefix}.blocks.{{i}}.resid_post": _paths(f"{layers}.{{i}}.resid_post_tap"),
         f"{prefix}.blocks.{{i}}.resid_pre": _paths(f"{layers}.{{i}}.input_layernorm"),
         f"{prefix}.blocks.{{i}}.attn_out": _paths(f"{layers}.{{i}}.self_attn.o_proj"),
         f"{prefix}.blocks.{{i}}.mlp_out": _paths(f"{layers}.{{i}}.mlp"),
@@ -71,7 +75,7 @@ SMOLVLA_POINTS: dict[str, tuple[str, ...]] = {
     "vision.blocks.{i}.resid_post": _paths(f"{VISION_LAYERS}.{{i}}"),
     "projector.out": _paths("vlm.model.connector"),
 }
-"""Canonical name template -> candidate module paths (single-module points only)."""
+"""Canonical name template -> candidate module paths."""
 
 SMOLVLA_READS_INPUT = frozenset({"llm.blocks.{i}.resid_pre", "expert.blocks.{i}.resid_pre"})
 

@@ -19,6 +19,8 @@ Hooks (``set_capture`` / ``set_steering`` with the generic specs, applied by
 :mod:`mistvla.hooks.smolvla_specs`) are active only while the model runs, i.e.
 on steps that predict a new chunk (``replanned``); ``last_capture`` then holds
 that chunk's record and stays unchanged on the steps that pop the queue.
+The generic ``mistvla.hooks.capture`` / ``steer`` also work on ``hook_model()``
+(``resid_post`` through the taps of :mod:`mistvla.hooks.smolvla_taps`).
 
 Hub access is never needed: the VLM's config, processor and tokenizer are
 read from ``vlm_path`` (default: the checkpoint's ``vlm_model_name``) and the
@@ -43,6 +45,7 @@ import numpy as np
 # where `..hooks` would reach beyond the top-level package.
 from mistvla.hooks.capture import CaptureRecord, CaptureSpec
 from mistvla.hooks.smolvla_specs import capture_session, record_from, steer_session
+from mistvla.hooks.smolvla_taps import attach_resid_post_taps
 from mistvla.hooks.steering import SteeringSpec
 
 from .base import ACTION_DIM, Policy, PolicyRequirements
@@ -129,6 +132,8 @@ class SmolVLAPolicy(Policy):
             config.n_action_steps = int(n_action_steps)
         self.config = config
         self.model = LeRobotSmolVLA.from_pretrained(path, config=config, strict=True)
+        # resid_post as hookable (parameter-free) modules, for the generic capture/steer sessions.
+        attach_resid_post_taps(self.model)
         pre_overrides: dict[str, Any] = {"device_processor": {"device": device}}
         if vlm_path is not None:
             pre_overrides["tokenizer_processor"] = {"tokenizer_name": str(vlm_path)}
