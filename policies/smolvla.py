@@ -15,12 +15,14 @@ is empty) and the saved postprocessor un-normalises it. Like LeRobot's LIBERO
 evaluation, the action goes to the env unchanged apart from clipping to
 [-1, 1], which robosuite's controller does anyway.
 
-Hooks (``set_capture`` / ``set_steering`` with the generic specs, applied by
-:mod:`mistvla.hooks.smolvla_specs`) are active only while the model runs, i.e.
-on steps that predict a new chunk (``replanned``); ``last_capture`` then holds
-that chunk's record and stays unchanged on the steps that pop the queue.
-The generic ``mistvla.hooks.capture`` / ``steer`` also work on ``hook_model()``
-(``resid_post`` through the taps of :mod:`mistvla.hooks.smolvla_taps`).
+Hooks (``set_capture`` / ``set_steering``: the generic
+:class:`~mistvla.hooks.capture.Capture` / :class:`~mistvla.hooks.steering.Steer`;
+``resid_post`` through the taps of :mod:`mistvla.hooks.smolvla_taps`) are active
+only while the model runs, i.e. on steps that predict a new chunk
+(``replanned``); ``last_capture`` then holds that chunk's record and stays
+unchanged on the steps that pop the queue. Every expert call spans
+``chunk_size`` tokens, so the generic capture treats each denoising step as a
+new sequence and records the last one.
 
 Hub access is never needed: the VLM's config, processor and tokenizer are
 read from ``vlm_path`` (default: the checkpoint's ``vlm_model_name``) and the
@@ -43,10 +45,9 @@ import numpy as np
 
 # Absolute: pytest --doctest-modules imports this file as top-level `policies.smolvla`,
 # where `..hooks` would reach beyond the top-level package.
-from mistvla.hooks.capture import CaptureRecord, CaptureSpec
-from mistvla.hooks.smolvla_specs import capture_session, record_from, steer_session
+from mistvla.hooks.capture import Capture, CaptureRecord, CaptureSpec
 from mistvla.hooks.smolvla_taps import attach_resid_post_taps
-from mistvla.hooks.steering import SteeringSpec
+from mistvla.hooks.steering import Steer, SteeringSpec
 
 from .base import ACTION_DIM, Policy, PolicyRequirements
 from .smolvla_obs import LIBERO_CAMERA_MAP, STATE_KEY, to_lerobot_batch
@@ -152,9 +153,8 @@ class SmolVLAPolicy(Policy):
         self._generator = None if noise_seed is None else torch.Generator().manual_seed(noise_seed)
         self.replanned = False
         """True when the last ``select_action`` ran the model (a new chunk), False when it popped the queue."""
-        self._capture_spec: CaptureSpec | None = None
-        self._capture: Any = None
-        self._steer: Any = None
+        self._capture: Capture | None = None
+        self._steer: Steer | None = None
         self.last_capture: CaptureRecord | None = None
         self.set_capture(capture)
         self.set_steering(steering)
@@ -194,12 +194,11 @@ class SmolVLAPolicy(Policy):
 
     def set_capture(self, spec: CaptureSpec | None) -> None:
         """Record ``spec``'s points/positions whenever a chunk is predicted (None: stop)."""
-        self._capture_spec = spec
-        self._capture = None if spec is None else capture_session(self.model, spec)
+        self._capture = None if spec is None else Capture(self.model, spec, arch="smolvla")
 
     def set_steering(self, spec: SteeringSpec | None) -> None:
         """Steer every following chunk prediction with ``spec`` (None: stop)."""
-        self._steer = None if spec is None else steer_session(self.model, spec)
+        self._steer = None if spec is None else Steer(self.model, spec, arch="smolvla")
 
     def reset(self, instruction: str, *, seed: int | None = None) -> None:
         """Start an episode: clear LeRobot's action queue; re-seed the noise generator if asked."""
@@ -246,7 +245,7 @@ class SmolVLAPolicy(Policy):
                 hooks.enter_context(self._capture)
             action = self.model.select_action(batch, noise=noise)
             if self.replanned and self._capture is not None:
-                self.last_capture = record_from(self._capture, self._capture_spec)
+                self.last_capture = self._capture.pop().squeeze_batch()
         action = self.postprocessor(action)
         out = action.detach().to("cpu", torch.float32).numpy().reshape(-1)
         if out.shape != (ACTION_DIM,):
