@@ -99,37 +99,18 @@ def tiny_norm_stats(key: str = "libero_spatial_no_noops", seed: int = 0) -> dict
     return {key: {"action": action, "num_transitions": 1000, "num_trajectories": 10}}
 
 
-def build_tiny_llava(
-    out_dir: str | Path,
+def tiny_llava_config(
+    tokenizer: Any,
     hidden_size: int = 64,
     num_layers: int = 4,
     vision_hidden_size: int = 32,
     vision_layers: int = 2,
     image_size: int = 224,
     patch_size: int = 32,
-    seed: int = 0,
-    unnorm_key: str = "libero_spatial_no_noops",
-) -> Path:
-    """Save a random tiny Llava model, its processor and norm stats into ``out_dir``.
+) -> Any:
+    """A ``LlavaConfig``: Llama text model of ``hidden_size`` x ``num_layers``, SigLIP vision tower."""
+    from transformers import LlamaConfig, LlavaConfig, SiglipVisionConfig
 
-    The image processor resizes to ``image_size`` and the vision tower sees
-    ``(image_size // patch_size) ** 2`` patches (49 by default), each becoming one
-    image token in the language model's sequence, after ``<s>`` as in OpenVLA.
-    """
-    import torch
-    from transformers import (
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-        SiglipImageProcessor,
-        SiglipVisionConfig,
-    )
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(seed=seed)
-    image_token_id = tokenizer.convert_tokens_to_ids("<image>")
     heads = max(2, hidden_size // 32)
     text_config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -151,15 +132,43 @@ def build_tiny_llava(
         image_size=image_size,
         patch_size=patch_size,
     )
-    config = LlavaConfig(
+    return LlavaConfig(
         vision_config=vision_config,
         text_config=text_config,
-        image_token_index=image_token_id,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         projector_hidden_act="gelu",
         vision_feature_select_strategy="full",
         vision_feature_layer=-2,
         image_seq_length=(image_size // patch_size) ** 2,
         pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def build_tiny_llava(
+    out_dir: str | Path,
+    hidden_size: int = 64,
+    num_layers: int = 4,
+    vision_hidden_size: int = 32,
+    vision_layers: int = 2,
+    image_size: int = 224,
+    patch_size: int = 32,
+    seed: int = 0,
+    unnorm_key: str = "libero_spatial_no_noops",
+) -> Path:
+    """Save a random tiny Llava model, its processor and norm stats into ``out_dir``.
+
+    The image processor resizes to ``image_size`` and the vision tower sees
+    ``(image_size // patch_size) ** 2`` patches (49 by default), each becoming one
+    image token in the language model's sequence, after ``<s>`` as in OpenVLA.
+    """
+    import torch
+    from transformers import LlavaForConditionalGeneration, LlavaProcessor, SiglipImageProcessor
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(seed=seed)
+    config = tiny_llava_config(
+        tokenizer, hidden_size, num_layers, vision_hidden_size, vision_layers, image_size, patch_size
     )
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config).eval()
