@@ -132,7 +132,15 @@ class SmolVLAPolicy(Policy):
                 raise ValueError(f"n_action_steps must be in [1, chunk_size={config.chunk_size}]")
             config.n_action_steps = int(n_action_steps)
         self.config = config
-        self.model = LeRobotSmolVLA.from_pretrained(path, config=config, strict=True)
+        try:
+            self.model = LeRobotSmolVLA.from_pretrained(path, config=config, strict=True)
+        except OSError as err:
+            if Path(config.vlm_model_name).is_dir():
+                raise
+            raise OSError(
+                f"cannot load the VLM {config.vlm_model_name!r} named by {path}/config.json offline; "
+                "pass vlm_path=<local SmolVLM dir with its config, processor and tokenizer>"
+            ) from err
         # resid_post as hookable (parameter-free) modules, for the generic capture/steer sessions.
         attach_resid_post_taps(self.model)
         pre_overrides: dict[str, Any] = {"device_processor": {"device": device}}

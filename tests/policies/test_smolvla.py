@@ -184,3 +184,35 @@ def test_mismatched_features_fail_clearly(ckpt):
     obs["proprio"] = {k: v for k, v in PROPRIO.items() if k != "eef_quat"}
     with pytest.raises(KeyError, match="eef_quat"):
         policy.select_action(obs)
+
+
+def test_vlm_path_replaces_a_hub_vlm_id_offline(ckpt, tmp_path, monkeypatch):
+    """A real checkpoint names its VLM by hub id; vlm_path points config and tokenizer at a local copy."""
+    import json
+    import shutil
+
+    hub_id = "HuggingFaceTB/SmolVLM2-500M-Video-Instruct"
+    real = tmp_path / "policy"
+    shutil.copytree(ckpt, real)
+    for name, key in (("config.json", "vlm_model_name"), ("policy_preprocessor.json", None)):
+        data = json.loads((real / name).read_text())
+        if key:
+            data[key] = hub_id
+        else:
+            for step in data["steps"]:
+                if step["registry_name"] == "tokenizer_processor":
+                    step["config"]["tokenizer_name"] = hub_id
+        (real / name).write_text(json.dumps(data))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    policy = SmolVLAPolicy(real, vlm_path=ckpt.parent / "vlm", noise_seed=0)
+    assert policy.config.vlm_model_name == str(ckpt.parent / "vlm")
+    policy.reset(TASK, seed=3)
+    reference = SmolVLAPolicy(ckpt, noise_seed=0)
+    reference.reset(TASK, seed=3)
+    assert np.array_equal(policy.select_action(env_obs()), reference.select_action(env_obs()))
+    with pytest.raises(OSError, match="pass vlm_path"):  # the hub id cannot be resolved offline
+        SmolVLAPolicy(real)
