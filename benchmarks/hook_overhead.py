@@ -1,8 +1,10 @@
 """Hook overhead: forward time with capture (and capture + steering) over the same forward without hooks.
 
 A random Llava (OpenVLA-like: Llama text model, hidden size >= 1024) runs
-forward passes over a prompt-length sequence (the prefill of a policy step) and
-over one token (a decode call). Conditions are interleaved in a shuffled order
+(a) one forward over a prompt-length sequence (a policy step's prefill),
+(b) a whole policy step (prefill + 6 decode calls with the KV cache, as
+``OpenVLAPolicy`` decodes 7 action tokens), (c) one one-token forward with the
+hooks entered and popped around it alone (the worst case for fixed costs). Conditions are interleaved in a shuffled order
 within each repetition so that load changes on a shared machine hit all of
 them alike; the report gives medians and the median of per-repetition ratios.
 Hook sessions are built once and entered and left around every timed call, as
@@ -25,6 +27,7 @@ import time
 import numpy as np
 import torch
 from mistvla.hooks import CaptureSpec, SteeringSpec, capture, steer
+from mistvla.policies.openvla_loading import greedy_decode
 from mistvla.policies.testing.tiny_llava import build_tokenizer, tiny_llava_config
 from transformers import LlavaForConditionalGeneration
 
@@ -61,9 +64,7 @@ def conditions(model: torch.nn.Module, layers: int, hidden: int) -> dict[str, ob
     return {"none": contextlib.nullcontext, "capture": cap_only, "capture+steer": cap_and_steer}
 
 
-def measure(
-    model: torch.nn.Module, ids: torch.Tensor, conds: dict[str, object], reps: int, clock: str
-) -> dict[str, list[float]]:
+def measure(run: object, conds: dict[str, object], reps: int, clock: str) -> dict[str, list[float]]:
     """Seconds per forward for each condition, interleaved and shuffled per repetition.
 
     ``clock="cpu"`` is this process's CPU time (not charged while other processes
@@ -77,13 +78,13 @@ def measure(
         for _ in range(3):  # warm-up
             for k in order:
                 with conds[k]():
-                    model(input_ids=ids)
+                    run()
         for _ in range(reps):
             rng.shuffle(order)
             for k in order:
                 t0 = now()
                 with conds[k]():
-                    model(input_ids=ids)
+                    run()
                 times[k].append(now() - t0)
     return times
 
@@ -120,12 +121,17 @@ def main() -> None:
     conds = conditions(model, args.layers, args.hidden)
     gen = torch.Generator().manual_seed(0)
     results = {}
-    for scenario, length, reps in (
-        ("prefill", args.prompt_len, args.reps),
-        ("one_token", 1, args.token_reps),
-    ):
-        ids = torch.randint(3, 300, (1, length), generator=gen)
-        results[scenario] = summarize(measure(model, ids, conds, reps, args.clock))
+    ids = torch.randint(3, 300, (1, args.prompt_len), generator=gen)
+    scenarios = {
+        # one forward over the prompt (a policy step's prefill)
+        "prefill": (lambda: model(input_ids=ids), args.reps),
+        # a whole policy step: prefill + 6 one-token decode calls with the KV cache
+        "step": (lambda: greedy_decode(model, {"input_ids": ids}, 7), args.reps),
+        # one decode-sized forward, hooks entered and popped around it alone (worst case)
+        "one_token": (lambda: model(input_ids=ids[:, :1]), args.token_reps),
+    }
+    for scenario, (run, reps) in scenarios.items():
+        results[scenario] = summarize(measure(run, conds, reps, args.clock))
     print(
         f"hidden={args.hidden} layers={args.layers} prompt_len={args.prompt_len} reps={args.reps} "
         f"threads={torch.get_num_threads()} clock={args.clock}"
