@@ -82,6 +82,14 @@ def _reset_policy(policy: Any, env: Any, seed: int) -> None:
         policy.reset(env.instruction)
 
 
+def _captured(policy: Any) -> dict[str, np.ndarray]:
+    """The hidden states the policy captured at this step, as ``{point/position: array}``."""
+    record = getattr(policy, "last_capture", None)
+    if record is None:
+        return {}
+    return dict(record.flat()) if hasattr(record, "flat") else dict(record)
+
+
 def _append(cols: dict[str, list[Any]], row: dict[str, Any]) -> None:
     for k, v in row.items():
         cols[k].append(v)
@@ -126,7 +134,7 @@ def run_episode(
             active = intervention.gate(risk)
             with intervention.around_policy(policy):
                 raw = np.asarray(policy.select_action(obs), dtype=np.float32)
-            for name, arr in (getattr(policy, "last_capture", None) or {}).items():
+            for name, arr in _captured(policy).items():
                 hidden.setdefault(name, []).append(np.asarray(arr))
             applied = intervention.apply(raw)
             row = {
