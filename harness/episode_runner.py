@@ -83,11 +83,15 @@ def _reset_policy(policy: Any, env: Any, seed: int) -> None:
 
 
 def _captured(policy: Any) -> dict[str, np.ndarray]:
-    """The hidden states the policy captured at this step, as ``{point/position: array}``."""
+    """The hidden states the policy captured at this step, ``{"<point>__<position>": array}``.
+
+    Names become shard file names in the results store, so ``/`` is replaced.
+    """
     record = getattr(policy, "last_capture", None)
     if record is None:
         return {}
-    return dict(record.flat()) if hasattr(record, "flat") else dict(record)
+    flat = record.flat() if hasattr(record, "flat") else dict(record)
+    return {name.replace("/", "__"): arr for name, arr in flat.items()}
 
 
 def _append(cols: dict[str, list[Any]], row: dict[str, Any]) -> None:
