@@ -34,6 +34,7 @@ from .scripted_grasps import (
     best_yaw,
     bottom_z,
     down_rotation,
+    horizontal_axes,
     obstacle_boxes,
     path_clearance_height,
     plan_grasp,
@@ -67,6 +68,7 @@ class ScriptedExpert(Policy):
     ) -> None:
         super().__init__()
         self.spec = spec
+        self._bound_to: Any = None
         self.perturbation = perturbation or PerturbationConfig()
         self.max_attempts = max_attempts
         self.hover = hover
@@ -77,8 +79,13 @@ class ScriptedExpert(Policy):
 
     # ---------------------------------------------------------------- setup
     def bind(self, env: Any) -> TaskSpec:
-        """Read the static task description of ``env`` (a LiberoEnv); raises UnsupportedTaskError."""
-        self.spec = task_spec_from_env(env)
+        """Read the static task description of ``env`` (a LiberoEnv); raises UnsupportedTaskError.
+
+        Binding the same env again reuses the description (it is static).
+        """
+        if self.spec is None or self._bound_to is not env or self.spec.instruction != env.instruction:
+            self.spec = task_spec_from_env(env)
+            self._bound_to = env
         return self.spec
 
     def reset(self, instruction: str, episode: int | None = None) -> None:
@@ -117,7 +124,7 @@ class ScriptedExpert(Policy):
     def _plan(self, obs: dict[str, Any]) -> Grasp:
         poses = obs["privileged"]
         shape = self.spec.shapes[self.grasp_obj]
-        _, short_ext, _, long_ext = _extents(poses[self.grasp_obj], shape)
+        _, short_ext, _, _ = horizontal_axes(poses[self.grasp_obj], shape)
         rim = "bowl" in self.grasp_obj or short_ext > GRIPPER_MAX_OPENING
         obstacles = obstacle_boxes(poses, self.spec.shapes, {self.grasp_obj})
         rot = quat_xyzw_to_matrix(obs["proprio"]["eef_quat"])
@@ -168,9 +175,9 @@ class ScriptedExpert(Policy):
         """One 7-D action from the current phase; advances the phase when its goal is reached."""
         if "privileged" not in obs:
             raise KeyError("ScriptedExpert needs privileged observations: make the env with privileged=True")
+        self._phase_t += 1  # 1 on the first step of a phase
         action = self._act(obs)
         self.t += 1
-        self._phase_t += 1
         p = self.episode_perturbation
         if p.action_noise > 0:
             action[:6] += self._noise.normal(0.0, p.action_noise, 6)
@@ -185,13 +192,11 @@ class ScriptedExpert(Policy):
             self._grasp = self._plan(obs)
             yaw = yaw_for_closing_axis(self._grasp.axis_xy)
             # Hover above the grasp, high enough to clear everything near it.
-            hover_z = max(self._grasp.point[2] + self.hover, eef[2] if self._phase_t == 0 else 0.0)
-            hover_z = min(hover_z, self._grasp.point[2] + 0.25)
-            target = np.array([*self._grasp.point[:2], hover_z])
-            act, err = self._move(obs, target, yaw, OPEN, 1.0)
-            if self._phase_t == 0:
-                self._hover_z = hover_z
-            target[2] = self._hover_z
+            if self._phase_t == 1:  # no lower than now (clear of what is below), at most 25 cm up
+                self._hover_z = min(
+                    max(self._grasp.point[2] + self.hover, eef[2]), self._grasp.point[2] + 0.25
+                )
+            target = np.array([*self._grasp.point[:2], self._hover_z])
             act, err = self._move(obs, target, yaw, OPEN, 1.0)
             rot = quat_xyzw_to_matrix(obs["proprio"]["eef_quat"])
             yaw_err = float(np.linalg.norm(rotation_error(down_rotation(best_yaw(yaw, rot)), rot)))
@@ -258,7 +263,7 @@ class ScriptedExpert(Policy):
                 self._set_phase("retreat")
             return act
         if phase == "retreat":
-            if self._phase_t == 0:
+            if self._phase_t == 1:
                 self._retreat_z = eef[2] + 0.1
             act, err = self._move(obs, np.array([eef[0], eef[1], self._retreat_z]), None, OPEN, 1.0)
             if err < 0.02 or self._phase_t > 30:
@@ -276,9 +281,3 @@ def _current_yaw(rot: np.ndarray) -> float:
     """The yaw of the down-pointing hand closest to ``rot``."""
     axis = rot[:2, 1]
     return float(np.arctan2(axis[0], -axis[1]))
-
-
-def _extents(pose: np.ndarray, shape: Any) -> tuple[np.ndarray, float, np.ndarray, float]:
-    from .scripted_grasps import horizontal_axes
-
-    return horizontal_axes(pose, shape)

@@ -17,10 +17,11 @@ goals) raises :class:`UnsupportedTaskError` naming the predicate.
 ('on', 'akita_black_bowl_1', 'plate_1', 'plate_1')
 >>> parse_goal([["in", "soup_1", "basket_1_contain_region"]], objects=["soup_1", "basket_1"]).target_object
 'basket_1'
->>> parse_goal([["turnon", "flat_stove_1"]], objects=[])
-Traceback (most recent call last):
-...
-mistvla.policies.scripted_goals.UnsupportedTaskError: the scripted expert cannot script the goal predicate (turnon flat_stove_1): only a single (On obj target) or (In obj container_region) between movable objects is supported
+>>> try:
+...     parse_goal([["turnon", "flat_stove_1"]], objects=[])
+... except UnsupportedTaskError as err:
+...     print(str(err).split(":")[0])
+the scripted expert cannot script the goal predicate (turnon flat_stove_1)
 """
 
 from __future__ import annotations
@@ -91,12 +92,24 @@ class ObjectShape:
 
     lo: tuple[float, float, float]
     hi: tuple[float, float, float]
+    parts: tuple[tuple[tuple[float, float, float], tuple[float, float, float]], ...] = ()
+    """(lo, hi) boxes of the collision geoms rigidly attached to the object (not drawers, doors)."""
 
     def corners(self) -> np.ndarray:
         """The 8 box corners, (8, 3), in the body frame."""
         lo, hi = np.asarray(self.lo), np.asarray(self.hi)
-        idx = np.array([[i >> 2 & 1, i >> 1 & 1, i & 1] for i in range(8)])
-        return np.where(idx == 1, hi, lo)
+        return _box_corners(lo, hi)
+
+    def part_corners(self) -> list[np.ndarray]:
+        """The 8 corners of each rigid part box (the whole box if no parts were recorded)."""
+        if not self.parts:
+            return [self.corners()]
+        return [_box_corners(np.asarray(lo), np.asarray(hi)) for lo, hi in self.parts]
+
+
+def _box_corners(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    idx = np.array([[i >> 2 & 1, i >> 1 & 1, i & 1] for i in range(8)])
+    return np.where(idx == 1, hi, lo)
 
 
 @dataclass(frozen=True)
@@ -115,21 +128,37 @@ def _body_shape(model: Any, data: Any, body: int) -> ObjectShape:
     root = model.body_rootid[body]
     rot = data.xmat[body].reshape(3, 3)
     pos = data.xpos[body]
-    pts = []
+    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+    pts, parts = [], []
     for g in range(model.ngeom):
-        if model.body_rootid[model.geom_bodyid[g]] != root:
+        b = model.geom_bodyid[g]
+        if model.body_rootid[b] != root:
             continue
         if model.geom_contype[g] == 0 and model.geom_conaffinity[g] == 0:
             continue
         center, half = model.geom_aabb[g][:3], model.geom_aabb[g][3:]
         grot = data.geom_xmat[g].reshape(3, 3)
-        signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
-        world = data.geom_xpos[g] + (center + signs * half) @ grot.T
-        pts.append((world - pos) @ rot)
+        local = (data.geom_xpos[g] + (center + signs * half) @ grot.T - pos) @ rot
+        pts.append(local)
+        if _rigidly_attached(model, b, body):
+            parts.append((_tuple3(local.min(0)), _tuple3(local.max(0))))
     if not pts:
         return ObjectShape((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
     allp = np.concatenate(pts)
-    return ObjectShape(tuple(map(float, allp.min(0))), tuple(map(float, allp.max(0))))
+    return ObjectShape(_tuple3(allp.min(0)), _tuple3(allp.max(0)), tuple(parts))
+
+
+def _tuple3(v: np.ndarray) -> tuple[float, float, float]:
+    return (float(v[0]), float(v[1]), float(v[2]))
+
+
+def _rigidly_attached(model: Any, body: int, root: int) -> bool:
+    """True when no joint lies between ``body`` and ``root`` (a drawer or door is not rigid)."""
+    while body != root and body != 0:
+        if model.body_jntnum[body] > 0:
+            return False
+        body = model.body_parentid[body]
+    return body == root
 
 
 def task_spec_from_env(env: Any) -> TaskSpec:
@@ -149,3 +178,15 @@ def task_spec_from_env(env: Any) -> TaskSpec:
         body = model.body(obj.root_body).id
         shapes[name] = _body_shape(model, data, body)
     return TaskSpec(instruction=env.instruction, goal=goal, shapes=shapes, movable=tuple(rs.objects_dict))
+
+
+def goal_from_bddl(bddl_file: str) -> PickPlaceGoal:
+    """Parse a BDDL file (no simulator) into a :class:`PickPlaceGoal`, or raise :class:`UnsupportedTaskError`."""
+    from ..harness.libero_setup import ensure_libero
+
+    ensure_libero()
+    from libero.libero.envs.bddl_utils import robosuite_parse_problem
+
+    problem = robosuite_parse_problem(bddl_file)
+    movable = [name for names in problem["objects"].values() for name in names]
+    return parse_goal(problem["goal_state"], movable)

@@ -7,7 +7,7 @@ OSC_POSE controller are axis-angle vectors in the world frame.
 
 >>> np.round(down_rotation(0.0), 6).tolist()
 [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]
->>> np.round(closing_axis(down_rotation(yaw_for_closing_axis(np.array([1.0, 0.0])))), 6).tolist()
+>>> np.abs(np.round(closing_axis(down_rotation(yaw_for_closing_axis(np.array([1.0, 0.0])))), 6)).tolist()
 [1.0, 0.0, 0.0]
 >>> float(np.round(np.linalg.norm(rotation_error(down_rotation(0.3), down_rotation(0.0))), 6))
 0.3
@@ -149,7 +149,7 @@ def plan_grasp(
     z = top - 0.02
     cur_axis = closing_axis(current_rot)[:2]
     best, best_score = None, -np.inf
-    for ang in np.arange(8) * np.pi / 4:
+    for ang in np.arange(16) * np.pi / 8:
         u = np.array([np.cos(ang), np.sin(ang)])
         point = center[:2] + radius * u
         fingers = np.array([point + FINGER_HALF_SPAN * u, point - FINGER_HALF_SPAN * u, point])
@@ -166,8 +166,14 @@ def plan_grasp(
 def obstacle_boxes(
     poses: dict[str, np.ndarray], shapes: dict[str, ObjectShape], exclude: set[str]
 ) -> list[np.ndarray]:
-    """World corners of every object's box except those in ``exclude``."""
-    return [world_corners(p, shapes[n]) for n, p in poses.items() if n not in exclude and n in shapes]
+    """World corners of every rigid part of every object except those in ``exclude``."""
+    out = []
+    for name, pose in poses.items():
+        if name in exclude or name not in shapes:
+            continue
+        rot = quat_xyzw_to_matrix(pose[3:7])
+        out.extend(pose[:3] + c @ rot.T for c in shapes[name].part_corners())
+    return out
 
 
 def path_clearance_height(
