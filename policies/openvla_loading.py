@@ -74,6 +74,29 @@ def family_of(config: Any) -> str:
     raise ValueError(f"unsupported model_type {mt!r}; OpenVLAPolicy loads: {', '.join(FAMILIES)}")
 
 
+def patch_remote_code(path: Path, config: Any) -> list[str]:
+    """Make OpenVLA's remote code constructible on transformers >= 4.50; returns what was patched.
+
+    ``PrismaticPreTrainedModel._supports_sdpa`` is a property reading
+    ``self.language_model``, which ``PreTrainedModel.__init__`` now queries before
+    that submodule exists (openvla/openvla#346): it becomes a plain ``True``
+    class attribute on the model class. The other #346 failure (``generate()``
+    passing an empty cache on the first step, so the image is dropped) does not
+    arise here: :func:`greedy_decode` calls ``forward`` itself.
+    """
+    from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+    ref = (getattr(config, "auto_map", None) or {}).get("AutoModelForVision2Seq")
+    if not ref:
+        return []
+    cls = get_class_from_dynamic_module(ref, str(path), local_files_only=True)
+    for klass in cls.__mro__:
+        if isinstance(klass.__dict__.get("_supports_sdpa"), property):
+            cls._supports_sdpa = True
+            return [f"{cls.__name__}._supports_sdpa"]
+    return []
+
+
 def load_vla(checkpoint: str | Path, device: str | None = None, dtype: str | None = None) -> LoadedVLA:
     """Load model + processor + norm stats from a local directory (no hub access)."""
     from transformers import AutoConfig, AutoModelForVision2Seq, AutoProcessor
@@ -84,6 +107,8 @@ def load_vla(checkpoint: str | Path, device: str | None = None, dtype: str | Non
     dev, dt = pick_device_dtype(device, dtype)
     config = AutoConfig.from_pretrained(path, trust_remote_code=True, local_files_only=True)
     family = family_of(config)
+    if family == "openvla":
+        patch_remote_code(path, config)
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message=".*AutoModelForVision2Seq.*deprecated", category=FutureWarning
