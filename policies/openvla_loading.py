@@ -16,6 +16,7 @@ token per patch at the same place. Everything else is shared.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,10 +91,9 @@ def patch_remote_code(path: Path, config: Any) -> list[str]:
     if not ref:
         return []
     cls = get_class_from_dynamic_module(ref, str(path), local_files_only=True)
-    for klass in cls.__mro__:
-        if isinstance(klass.__dict__.get("_supports_sdpa"), property):
-            cls._supports_sdpa = True
-            return [f"{cls.__name__}._supports_sdpa"]
+    if isinstance(inspect.getattr_static(cls, "_supports_sdpa", None), property):
+        cls._supports_sdpa = True
+        return [f"{cls.__name__}._supports_sdpa"]
     return []
 
 
