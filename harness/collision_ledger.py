@@ -3,12 +3,12 @@
 One env step runs 25 MuJoCo substeps (control 20 Hz, timestep 2 ms) and
 ``data.contact`` only holds the last one, so a check at the end of the step
 misses impacts that start and end inside it. :class:`CollisionLedger` wraps the
-*instance's* ``sim.step`` so that it looks at the contacts after every substep:
+*instance's* ``sim.step`` so that it looks at the contacts after every substep::
 
->>> ledger = CollisionLedger()                          # doctest: +SKIP
->>> env.reset(); ledger.attach(env.env); ledger.reset()  # doctest: +SKIP
->>> ledger.begin_step(); env.step(action); info = ledger.end_step()  # doctest: +SKIP
->>> ledger.episode_summary()["collided"]                # doctest: +SKIP
+    ledger = CollisionLedger()
+    env.reset(); ledger.attach(env.env); ledger.reset()  # env: LIBERO OffScreenRenderEnv
+    ledger.begin_step(); env.step(action); record = ledger.end_step()
+    ledger.episode_summary()["collided"]
 
 A *contact* is any MuJoCo contact involving a robot geom (arm, gripper,
 mount); its force is the normal force from ``mj_contactForce``, summed over
