@@ -54,19 +54,26 @@ _DEFAULT_COLLISION_PAIRS: tuple[tuple[str, str], ...] = tuple(
 class CollisionConfig:
     """Which robot contacts count as collisions, and how hard they must be.
 
-    Defaults were measured in a libero_spatial scene with the default OSC_POSE
-    controller (docs/collision_ledger.md has the table):
+    Defaults come from measurements in libero_spatial task 0 with LIBERO's
+    OSC_POSE controller (docs/collision_ledger.md has the tables):
 
-    * Static surfaces (table, fixtures, world): a fingertip brought down onto
-      the table at 0.014-0.055 m/s peaks at 8-34 N, a held or resting contact
-      stays at 2-25 N, while a full-scale ``z=-1`` action (0.27 m/s) hits with
-      ~185 N and a press at full command holds 53-80 N; lateral hits into the
-      cabinet or stove reach 600-2400 N. ``static_threshold_n = 50`` separates
-      careful touches from impacts (about 0.08 m/s and up) and hard presses.
-    * Movable objects weigh 6-12 g in LIBERO, so pushing one takes
-      0.1 N or less and the robot knocking a distractor over shows peak forces
-      of only 0.3-4 N. ``movable_threshold_n = 0.5`` (about five times the
-      heaviest object's weight) still counts such pushes but not grazes.
+    * Static surfaces (table, fixtures, world). Bringing the open gripper down
+      onto the table, the peak normal force grows with the approach speed, about
+      1450 N per m/s mid-workspace (650 N per m/s at full reach): 20 N at
+      0.013 m/s, 42 N at 0.026 m/s, 86 N at 0.053 m/s, 170 N at 0.13 m/s and
+      390 N for a full-scale ``z=-1`` action (0.27 m/s). Holding still on the
+      table afterwards leaves under 1 N; pressing on at full command holds
+      130 N. Sideways hits into the cabinet or stove reach 600-2400 N.
+      ``static_threshold_n = 50`` lets careful touches through (up to about
+      3 cm/s) and flags anything faster and any hard press.
+    * Movable objects weigh only 6-12 g in LIBERO, so sliding one takes about
+      0.1 N. The fingers holding a lifted bowl carry 1.4-3.6 N; sweeping the
+      gripper into a ramekin at full speed peaks at 3-28 N. ``movable_threshold_n
+      = 0.5`` (five times the heaviest object's weight) counts any real push of
+      a distractor but not a graze.
+
+    Every robot contact is reported with its force whatever the thresholds, so
+    records can be re-thresholded offline.
     """
 
     static_threshold_n: float = 50.0
@@ -137,7 +144,7 @@ class CollisionConfig:
 class _PairStats:
     """One (robot body, other body) pair within one env step."""
 
-    max_force: float = 0.0
+    max_force: float = -1.0  # below any real force, so the first substep sets position/normal
     max_penetration: float = -np.inf
     position: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     normal: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
@@ -382,6 +389,7 @@ class CollisionLedger:
         active, new_active, above_now = self._active, set(), False
         release_ratio, rearm = self.config.release_ratio, self.config.rearm_substeps
         kinds, body_class, thresholds = self._kind_list, self._body_class_list, self._threshold_list
+        pos, frame = con.pos, con.frame
         for key, (total, i, _, sign, pen) in sub.items():
             stats = self._pairs.get(key)
             if stats is None:
@@ -390,10 +398,10 @@ class CollisionLedger:
             stats.last_substep = substep
             if pen > stats.max_penetration:
                 stats.max_penetration = pen
-            if total >= stats.max_force:
+            if total > stats.max_force:
                 stats.max_force = total
-                stats.position = data.contact.pos[i].tolist()
-                stats.normal = [sign * v for v in data.contact.frame[i, :3].tolist()]
+                stats.position = pos[i].tolist()
+                stats.normal = [sign * v for v in frame[i, :3].tolist()]
             if kinds[body_class[key[0]]][body_class[key[1]]] != _COLLISION:
                 continue
             threshold = thresholds[key[1]]
@@ -406,8 +414,8 @@ class CollisionLedger:
             elif total >= threshold:
                 new_active.add(key)
                 if tick - self._released.get(key, -(1 << 30)) > rearm:
-                    normal = [sign * v for v in data.contact.frame[i, :3].tolist()]
-                    position = data.contact.pos[i].tolist()
+                    normal = [sign * v for v in frame[i, :3].tolist()]
+                    position = pos[i].tolist()
                     self._events.append(self._event(key, substep, total, threshold, position, normal, pen))
         self._set_active(new_active, tick)
         self._any_above = self._any_above or above_now

@@ -198,6 +198,23 @@ def test_driving_into_table_is_a_collision_at_the_contact_step(libero: Any) -> N
     ledger.detach()
 
 
+def test_default_threshold_separates_a_slow_touch_from_an_impact(libero: Any) -> None:
+    """The measurements behind ``static_threshold_n``: slow touch and resting stay below it."""
+    ledger = CollisionLedger()
+    rs = fresh(libero, ledger)
+    move_to(rs, CLEAR_SPOT, ledger)
+    move_to(rs, np.r_[CLEAR_SPOT[:2], 0.95], ledger, gain=1.0)
+    touch = []
+    for _ in range(120):  # about 1.3 cm/s
+        touch += step(rs, np.array([0, 0, -0.05, 0, 0, 0, GRIP]), ledger)
+    rest = [step(rs, np.r_[np.zeros(6), GRIP], ledger)[0] for _ in range(10)]
+    touched = [r["max_collision_force_n"] for r in touch if r["contacts"]]
+    assert touched, "the slow descent never reached the table"
+    assert 1.0 < max(touched) < 0.6 * CollisionConfig().static_threshold_n
+    assert max(r["max_collision_force_n"] for r in rest) < 0.6 * CollisionConfig().static_threshold_n
+    assert ledger.episode_summary()["n_onsets"] == 0
+
+
 def test_gripper_grasping_target_is_manipulation_not_collision(libero: Any) -> None:
     ledger = CollisionLedger()
     as_distractor = CollisionLedger(CollisionConfig(targets=()))  # same contacts, bowl not a target
