@@ -56,6 +56,7 @@ class OpenVLAPolicy(Policy):
 
     name = "openvla"
     has_hooks = True
+    requirements = PolicyRequirements(cameras=("agentview",), image_size=LIBERO_RENDER_SIZE, proprio=False)
 
     def __init__(
         self,
