@@ -231,6 +231,9 @@ def identity(cfg: RunConfig) -> dict[str, Any]:
 
 def run(cfg: RunConfig, workers: int | None = None, progress: bool = True) -> Path:
     """Calibrate (if needed) and run every missing episode of ``cfg``; returns the run directory."""
+    from ..policies.registry import policy_kwargs
+
+    policy_kwargs(cfg.policy.name, cfg.policy.params)  # a bad parameter fails here, before any episode
     run_dir = cfg.run_dir
     workers = workers or cfg.workers
     workers = max(1, min(workers, os.cpu_count() or 1))

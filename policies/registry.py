@@ -44,6 +44,37 @@ def resolve(name: str) -> type:
     return getattr(module, class_name)
 
 
+def policy_kwargs(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Check ``params`` against the policy's constructor and build nested config objects.
+
+    A mapping given for a parameter annotated with a dataclass (e.g. the
+    scripted expert's ``perturbation``) becomes that dataclass, validated
+    strictly. Unknown parameters are an error naming them.
+    """
+    import dataclasses
+    import inspect
+    import typing
+
+    from ..harness.typed_config import ConfigError, from_dict
+
+    cls = resolve(name)
+    sig = inspect.signature(cls.__init__)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    known = [k for k in sig.parameters if k != "self"]
+    hints = typing.get_type_hints(cls.__init__)
+    out = {}
+    for key, value in params.items():
+        if key not in sig.parameters and not accepts_any:
+            raise ConfigError(
+                f"policy.params.{key}: unknown parameter of {name!r} (known: {', '.join(known)})"
+            )
+        hint = hints.get(key)
+        targets = [hint, *typing.get_args(hint)] if hint is not None else []
+        dc = next((t for t in targets if dataclasses.is_dataclass(t)), None)
+        out[key] = from_dict(dc, value, f"policy.params.{key}") if dc and isinstance(value, dict) else value
+    return out
+
+
 def make_policy(name: str, **kwargs: Any) -> Any:
-    """Build the policy registered under ``name`` with keyword arguments."""
-    return resolve(name)(**kwargs)
+    """Build the policy registered under ``name`` with keyword arguments (see :func:`policy_kwargs`)."""
+    return resolve(name)(**policy_kwargs(name, kwargs))
