@@ -54,26 +54,15 @@ _DEFAULT_COLLISION_PAIRS: tuple[tuple[str, str], ...] = tuple(
 class CollisionConfig:
     """Which robot contacts count as collisions, and how hard they must be.
 
-    Defaults come from measurements in libero_spatial task 0 with LIBERO's
-    OSC_POSE controller (docs/collision_ledger.md has the tables):
-
-    * Static surfaces (table, fixtures, world). Bringing the open gripper down
-      onto the table, the peak normal force grows with the approach speed, about
-      1450 N per m/s mid-workspace (650 N per m/s at full reach): 20 N at
-      0.013 m/s, 42 N at 0.026 m/s, 86 N at 0.053 m/s, 170 N at 0.13 m/s and
-      390 N for a full-scale ``z=-1`` action (0.27 m/s). Holding still on the
-      table afterwards leaves under 1 N; pressing on at full command holds
-      130 N. Sideways hits into the cabinet or stove reach 600-2400 N.
-      ``static_threshold_n = 50`` lets careful touches through (up to about
-      3 cm/s) and flags anything faster and any hard press.
-    * Movable objects weigh only 6-12 g in LIBERO, so sliding one takes about
-      0.1 N. The fingers holding a lifted bowl carry 1.4-3.6 N; sweeping the
-      gripper into a ramekin at full speed peaks at 3-28 N. ``movable_threshold_n
-      = 0.5`` (five times the heaviest object's weight) counts any real push of
-      a distractor but not a graze.
-
-    Every robot contact is reported with its force whatever the thresholds, so
-    records can be re-thresholded offline.
+    Thresholds were measured in libero_spatial with LIBERO's OSC_POSE
+    controller (tables in docs/collision_ledger.md). Against static geoms, the
+    gripper's peak force on reaching the table grows with speed (20 N at
+    1.3 cm/s, 86 N at 5 cm/s, 390 N for a full-scale ``z=-1`` action) and
+    resting leaves under 1 N: 50 N passes careful touches and flags impacts and
+    hard presses. Movable objects weigh 6-12 g (sliding one takes ~0.1 N;
+    sweeping into one peaks at 3-28 N): 0.5 N counts real pushes, not grazes.
+    Every robot contact is reported with its force anyway, so records can be
+    re-thresholded offline.
     """
 
     static_threshold_n: float = 50.0
@@ -279,14 +268,11 @@ class CollisionLedger:
     def end_step(self) -> dict[str, Any]:
         """Close the env step and return its record (JSON-serialisable).
 
-        Keys: ``step``; ``n_substeps``; ``n_contacts_max`` (all contacts, robot or not);
-        ``contacts`` (per robot body pair, strongest first: bodies, classes, owners, ``kind``,
-        ``max_force_n``, ``threshold_n``, ``position``/``normal`` at the peak, normal pointing
-        from the robot body to the other, ``max_penetration_m``, ``n_substeps``,
-        ``n_substeps_above``, ``in_last_substep``); ``events`` (collision onsets);
-        ``n_onsets``; ``collision`` (a collision pair at or above threshold in any substep);
-        ``collision_at_step_end`` (the same, looking only at the last substep, as a naive
-        end-of-step check would); ``max_collision_force_n``.
+        Keys (docs/collision_ledger.md describes each): ``step``, ``n_substeps``,
+        ``n_contacts_max``, ``contacts`` (per robot body pair, strongest first), ``events``
+        (collision onsets), ``n_onsets``, ``collision`` (a collision pair at or above its
+        threshold in any substep), ``collision_at_step_end`` (the same for the last substep
+        only, as a per-step check would see it), ``max_collision_force_n``.
         """
         if self._sim is None:
             raise RuntimeError("CollisionLedger is not attached; call attach(env) first")
