@@ -1,7 +1,9 @@
 """One LIBERO task as a ``gymnasium.Env``.
 
->>> env = LiberoEnv("libero_spatial", 0, cameras=())   # doctest: +SKIP
->>> obs, info = env.reset(seed=0, options={"init_state": 3})  # doctest: +SKIP
+Example (building an env takes ~8 s, so it is not a doctest)::
+
+    env = LiberoEnv("libero_spatial", 0, cameras=())
+    obs, info = env.reset(seed=0, options={"init_state": 3})
 
 Reset uses LIBERO's shipped init states (``options={"init_state": k}``; by
 default ``seed % n_init_states``) and seeds the global NumPy RNG that LIBERO
