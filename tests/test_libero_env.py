@@ -6,7 +6,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-
 from mistvla.harness.gym_registration import env_id, register_envs
 from mistvla.harness.libero_env import InvalidActionError, LiberoEnv
 from mistvla.harness.tasks import SUITES, get_task, step_limit
@@ -100,11 +99,11 @@ def test_placing_target_by_state_makes_success(env):
     assert goal == [["on", "akita_black_bowl_1", "plate_1"]]
     plate = env.sim.data._data.xpos[env.sim.model._model.body("plate_1_main").id].copy()
     joint = rs.objects_dict["akita_black_bowl_1"].joints[-1]
-    rs.sim.data.set_joint_qpos(joint, np.concatenate([plate + [0, 0, 0.03], [1, 0, 0, 0]]))
+    rs.sim.data.set_joint_qpos(joint, np.concatenate([plate + np.array([0, 0, 0.03]), [1, 0, 0, 0]]))
     rs.sim.forward()
     info = {}
     for _ in range(15):  # let it settle onto the plate
-        _, reward, terminated, truncated, info = env.step(np.array([0, 0, 0, 0, 0, 0, -1.0]))
+        _, reward, terminated, _, info = env.step(np.array([0, 0, 0, 0, 0, 0, -1.0]))
         if terminated:
             break
     assert info["is_success"] is True and terminated and reward == 1.0
@@ -192,7 +191,7 @@ def test_gymnasium_ids_make_the_env():
     e = gym.make(env_id("libero_object", 0), cameras=())
     try:
         assert e.spec.max_episode_steps == step_limit("libero_object") == 280
-        obs, info = e.reset(seed=0)
+        _, info = e.reset(seed=0)
         assert info["task_index"] == 0
     finally:
         e.close()
@@ -228,4 +227,3 @@ def test_rendered_images_are_right_way_up():
         assert rows[1] < rows[0] - 2, f"lifted object should move up the image, rows {rows}"
     finally:
         e.close()
-
