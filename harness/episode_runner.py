@@ -67,6 +67,7 @@ class EpisodeResult:
     steps: dict[str, list[Any]]
     hidden: dict[str, np.ndarray] = field(default_factory=dict)
     peak_risk: float = float("nan")
+    frames: list[np.ndarray] = field(default_factory=list)
 
 
 def _reset_policy(policy: Any, env: Any, seed: int) -> None:
@@ -105,8 +106,13 @@ def run_episode(
     intervention: Intervention,
     risk_source: RiskSource,
     spec: EpisodeSpec,
+    video_camera: str | None = None,
 ) -> EpisodeResult:
-    """Run ``spec`` to its end and return the episode record, the step columns and hidden states."""
+    """Run ``spec`` to its end and return the episode record, the step columns and hidden states.
+
+    With ``video_camera``, that camera's frames (one per step, from the
+    observations the policy saw) are returned in ``EpisodeResult.frames``.
+    """
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     seed = spec.episode_seed
@@ -126,6 +132,7 @@ def run_episode(
         )
     }
     hidden: dict[str, list[np.ndarray]] = {}
+    frames: list[np.ndarray] = []
     reason, error, success = "crash", None, False
     steps = 0
     obs, info = env.reset(seed=spec.seed, options={"init_state": spec.init_state})
@@ -134,6 +141,8 @@ def run_episode(
         intervention.reset(seed)
         risk_source.reset(env)
         while True:
+            if video_camera is not None:
+                frames.append(obs["images"][video_camera])
             risk: RiskSignal = risk_source.risk(obs)
             active = intervention.gate(risk)
             with intervention.around_policy(policy):
@@ -205,4 +214,5 @@ def run_episode(
         steps=cols,
         hidden={k: np.stack(v) for k, v in hidden.items()},
         peak_risk=max(risks) if risks else float("nan"),
+        frames=frames,
     )

@@ -100,8 +100,11 @@ def _env(task_index: int) -> Any:
         cfg: RunConfig = _WORKER["cfg"]
         req = _policy().requirements
         e = cfg.env
+        cameras = tuple(e.cameras if e.cameras is not None else req.cameras)
+        if cfg.video and not cameras:
+            cameras = ("agentview",)  # rendered only for the video
         kwargs: dict[str, Any] = dict(
-            cameras=tuple(e.cameras if e.cameras is not None else req.cameras),
+            cameras=cameras,
             image_size=e.image_size or req.image_size,
             privileged=req.privileged or cfg.risk.source == "oracle",
             protocol=e.protocol,
@@ -126,7 +129,9 @@ def _run_one(spec: EpisodeSpec, thresholds: dict[str, float | None]) -> EpisodeR
     icfg = next(i for i in cfg.interventions if i.display == spec.intervention)
     intervention = make_intervention(icfg, thresholds.get(spec.intervention))
     risk = make_risk_source(cfg.risk)
-    return run_episode(_env(spec.task_index), _policy(), intervention, risk, spec)
+    env = _env(spec.task_index)
+    camera = env.config.cameras[0] if cfg.video else None
+    return run_episode(env, _policy(), intervention, risk, spec, video_camera=camera)
 
 
 def execute(
@@ -154,6 +159,28 @@ def execute(
             yield fut.result()
 
 
+def write_video(store: ResultsStore, result: EpisodeResult, fps: int = 20) -> str:
+    """Write the episode's frames as an mp4 (atomically) and return its path relative to the run."""
+    import imageio.v2 as imageio
+
+    key = (
+        result.record.get("episode_key")
+        or EpisodeSpec(
+            **{
+                k: result.record[k]
+                for k in ("policy", "intervention", "suite", "task_index", "init_state", "seed", "repeat")
+            }
+        ).key
+    )
+    path = store.video_path(key)
+    tmp = path.with_name(path.stem + ".tmp-" + str(os.getpid()) + ".mp4")
+    with imageio.get_writer(tmp, fps=fps, macro_block_size=1) as writer:
+        for frame in result.frames:
+            writer.append_data(frame)
+    os.replace(tmp, path)
+    return str(path.relative_to(store.run_dir))
+
+
 def _run_into(
     store: ResultsStore,
     cfg: RunConfig,
@@ -167,6 +194,8 @@ def _run_into(
     todo = [s for s in specs if s.key not in done]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=desc, unit="ep", disable=not progress)
     for result in execute(cfg, todo, thresholds, workers):
+        if result.frames:
+            result.record["video_path"] = write_video(store, result)
         store.write_episode(result.record, result.steps, result.hidden or None)
         bar.set_postfix_str(f"{result.record['intervention']} {result.record['termination_reason']}")
         bar.update(1)

@@ -160,3 +160,21 @@ def test_plan_has_no_duplicates_and_stable_order(tmp_path):
     specs = plan_episodes(cfg)
     assert len(specs) == 3 * 3 * 2 and len({s.key for s in specs}) == len(specs)
     assert [s.key for s in plan_episodes(cfg)] == [s.key for s in specs]
+
+
+@pytest.mark.render
+def test_video_is_written_per_episode(tmp_path):
+    import imageio.v2 as imageio
+
+    path = tiny_config(
+        tmp_path,
+        name="video",
+        video=True,
+        env={"max_steps": 4, "image_size": 64},
+        episodes={"suite": "libero_spatial", "tasks": [0], "init_states": [0]},
+        interventions=[{"name": "none"}],
+    )
+    run_dir = run(load_config(path), workers=1, progress=False)
+    (ep,) = ResultsStore.read(run_dir).episodes().to_pylist()
+    frames = imageio.mimread(run_dir / ep["video_path"])
+    assert len(frames) == 4 and frames[0].shape == (64, 64, 3)
