@@ -25,7 +25,13 @@ from typing import Any
 
 PRESETS: dict[str, dict[str, Any]] = {
     "none": {},
-    "mild": {"action_noise": 0.1, "grasp_offset": 0.01, "overshoot": 0.03, "overshoot_prob": 0.3},
+    "mild": {
+        "action_noise": 0.3,
+        "grasp_offset": 0.03,
+        "overshoot": 0.06,
+        "overshoot_prob": 0.3,
+        "wrong_object_prob": 0.05,
+    },
     "strong": {
         "action_noise": 0.2,
         "grasp_offset": 0.02,

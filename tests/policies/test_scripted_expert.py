@@ -44,7 +44,7 @@ def test_clean_expert_solves_spatial_task0_without_collisions(spatial0):
     phases = [p for _, p in policy.phase_log]
     assert phases[:6] == ["approach", "descend", "grasp", "lift", "transport", "place"]
     assert policy.attempts == 0
-    assert info["episode_collisions"]["n_onsets"] == 0
+    assert info["episode_collisions"]["n_onsets"] == 0, info["episode_collisions"]
     assert actions.dtype == np.float32 and np.all(np.abs(actions) <= 1.0)
 
 
