@@ -46,6 +46,8 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     )
     try:
         obs, info = env.reset(seed=args.seed, options={"init_state": args.init_state})
+        if hasattr(policy, "bind"):  # task-reading (scripted) policies
+            policy.bind(env)
         policy.reset(env.instruction)
         print(
             f"task: {env.task_name}\ninstruction: {env.instruction}\ninit state {info['init_state']}, seed {info['seed']}"
