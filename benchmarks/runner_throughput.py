@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=6)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--worker-steps", type=int, default=200, help="steps per episode in the workers part")
     args = parser.parse_args()
     init_states = list(range(args.episodes))
     policy = make_policy(args.policy)
@@ -84,7 +85,7 @@ def main() -> None:
         "name": "bench",
         "policy": {"name": args.policy},
         "episodes": {"suite": "libero_spatial", "tasks": [0, 1], "init_states": init_states},
-        "env": {"max_steps": args.steps},
+        "env": {"max_steps": args.worker_steps},
         "risk": {"source": "constant"},
     }
     times = {}

@@ -150,6 +150,8 @@ def execute(
                 env.close()
             _WORKER.clear()
         return
+    # spawn, not fork: a parent that has stepped an env holds thread pools (numba,
+    # OpenMP) whose locks a forked child inherits mid-use and deadlocks on.
     ctx = get_context("spawn")
     with ProcessPoolExecutor(
         workers, mp_context=ctx, initializer=_worker_setup, initargs=(cfg.to_dict(), 1)
