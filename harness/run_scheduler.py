@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -134,10 +133,53 @@ def _run_one(spec: EpisodeSpec, thresholds: dict[str, float | None]) -> EpisodeR
     return run_episode(env, _policy(), intervention, risk, spec, video_camera=camera)
 
 
+def partition_by_task(specs: list[EpisodeSpec], workers: int) -> list[list[EpisodeSpec]]:
+    """Split ``specs`` into ``workers`` lists, keeping each task's episodes together where possible.
+
+    Building a LIBERO env costs seconds, so a worker should build each task's
+    env once: whole tasks go to the least-loaded worker (largest first); a task
+    is split only when there are fewer tasks than workers.
+
+    >>> specs = [EpisodeSpec("p", "none", "s", t, 0, 0) for t in (0, 0, 0, 1)]
+    >>> [[s.task_index for s in part] for part in partition_by_task(specs, 2)]
+    [[0, 0, 0], [1]]
+    """
+    by_task: dict[int, list[EpisodeSpec]] = {}
+    for spec in specs:
+        by_task.setdefault(spec.task_index, []).append(spec)
+    groups = sorted(by_task.values(), key=len, reverse=True)
+    while len(groups) < workers and any(len(g) > 1 for g in groups):
+        big = groups.pop(0)
+        groups += [big[: len(big) // 2], big[len(big) // 2 :]]
+        groups.sort(key=len, reverse=True)
+    parts: list[list[EpisodeSpec]] = [[] for _ in range(min(workers, len(groups)))]
+    for group in groups:
+        min(parts, key=len).extend(group)
+    return parts
+
+
+def _worker_main(
+    cfg_data: dict[str, Any], specs: list[EpisodeSpec], thresholds: dict[str, Any], queue: Any
+) -> None:
+    try:
+        _worker_setup(cfg_data, 1)
+        for spec in specs:
+            queue.put(("ok", _run_one(spec, thresholds)))
+    except BaseException as err:  # reported to the parent, which stops the run
+        queue.put(("error", f"{type(err).__name__}: {err}"))
+    finally:
+        queue.put(("done", None))
+
+
 def execute(
     cfg: RunConfig, specs: list[EpisodeSpec], thresholds: dict[str, float | None], workers: int
 ) -> Iterator[EpisodeResult]:
-    """Run ``specs``, yielding results as they finish (in any order)."""
+    """Run ``specs``, yielding each result as soon as it finishes (in any order).
+
+    With several workers, each worker process gets whole tasks
+    (:func:`partition_by_task`) and streams its episodes back one by one, so
+    the parent writes every finished episode immediately.
+    """
     if not specs:
         return
     if workers <= 1:
@@ -153,12 +195,28 @@ def execute(
     # spawn, not fork: a parent that has stepped an env holds thread pools (numba,
     # OpenMP) whose locks a forked child inherits mid-use and deadlocks on.
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_worker_setup, initargs=(cfg.to_dict(), 1)
-    ) as pool:
-        futures = [pool.submit(_run_one, spec, thresholds) for spec in specs]
-        for fut in futures:
-            yield fut.result()
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker_main, args=(cfg.to_dict(), part, thresholds, queue), daemon=True)
+        for part in partition_by_task(specs, workers)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        running = len(procs)
+        while running:
+            kind, payload = queue.get()
+            if kind == "ok":
+                yield payload
+            elif kind == "error":
+                raise RuntimeError(f"a worker process failed: {payload}")
+            else:
+                running -= 1
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()
 
 
 def write_video(store: ResultsStore, result: EpisodeResult, fps: int = 20) -> str:
