@@ -16,6 +16,8 @@ from .run_scheduler import THRESHOLDS_FILE
 def report(run_dir: str | Path, by: str | None = "suite", seed: int = 0) -> tuple[str, dict[str, Path]]:
     """Compute every metric of the run, write ``report/comparison.{md,csv,tex,png}``; return the Markdown."""
     root = Path(run_dir)
+    if not (root / "manifest.json").is_file():
+        raise FileNotFoundError(f"{root} is not a mistvla run directory (no manifest.json)")
     store = ResultsStore.read(root)
     episodes = store.episodes()
     if episodes.num_rows == 0:
