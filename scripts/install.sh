@@ -7,6 +7,9 @@
 # The virtual environment lives outside the clone, keyed by the dependency set
 # (pyproject.toml, scripts/requirements-libero.txt, the Python version), and
 # `.venv` in the clone links to it. A second run with the same set reuses it.
+# Clones that share one environment import mistvla from the clone that ran
+# this script last (an editable install): run it again after switching clones,
+# or give each clone its own MISTVLA_VENV_ROOT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
