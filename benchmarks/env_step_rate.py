@@ -23,9 +23,9 @@ import numpy as np
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from mistvla.harness.libero_env import LiberoEnv
-from mistvla.harness.libero_setup import ensure_libero
-from mistvla.harness.tasks import get_task, load_init_states
+from mistvla.harness.envs.libero import LiberoEnv
+from mistvla.harness.envs.setup import ensure_libero
+from mistvla.harness.envs.tasks import get_task, load_init_states
 
 
 def raw_env(cameras: tuple[str, ...], size: int):

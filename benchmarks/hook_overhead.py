@@ -26,10 +26,11 @@ import time
 
 import numpy as np
 import torch
-from mistvla.hooks import CaptureSpec, SteeringSpec, capture, steer
-from mistvla.policies.openvla_loading import greedy_decode
-from mistvla.policies.testing.tiny_llava import build_tokenizer, tiny_llava_config
 from transformers import LlavaForConditionalGeneration
+
+from mistvla.hooks import CaptureSpec, SteeringSpec, capture, steer
+from mistvla.policies.openvla.loading import greedy_decode
+from mistvla.policies.testing.tiny_llava import build_tokenizer, tiny_llava_config
 
 
 def build_model(hidden: int, layers: int) -> LlavaForConditionalGeneration:

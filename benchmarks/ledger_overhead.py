@@ -37,7 +37,7 @@ import numpy as np
 
 def make_env() -> tuple[Any, Any]:
     """A libero_spatial task-0 env without renderer, and its init states."""
-    from mistvla.harness.libero_setup import ensure_libero
+    from mistvla.harness.envs.setup import ensure_libero
 
     ensure_libero()
     from libero.libero import benchmark, get_libero_path
@@ -129,7 +129,7 @@ def in_situ(env: Any, init: Any, acts: np.ndarray, ledger: Any) -> tuple[float, 
 
 def main() -> None:
     """Print per-step times and overhead ratios for each phase."""
-    from mistvla.harness.collision_ledger import CollisionLedger
+    from mistvla.harness.envs.collisions.ledger import CollisionLedger
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=4)

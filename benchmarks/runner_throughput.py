@@ -20,13 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from mistvla.harness.episode_runner import EpisodeSpec, run_episode
-from mistvla.harness.interventions import make_intervention
-from mistvla.harness.libero_env import LiberoEnv
-from mistvla.harness.results_store import ResultsStore
-from mistvla.harness.risk_sources import ConstantRisk
-from mistvla.harness.run_config import InterventionConfig, parse_config
-from mistvla.harness.run_scheduler import run
+from mistvla.harness.config.run import parse_config
+from mistvla.harness.envs.libero import LiberoEnv
+from mistvla.harness.interventions.base import InterventionConfig, make_intervention
+from mistvla.harness.results.identity import EpisodeId
+from mistvla.harness.results.store import ResultsStore
+from mistvla.harness.risk.constant import ConstantConfig, ConstantRisk
+from mistvla.harness.run.episode import run_episode
+from mistvla.harness.run.plan import EpisodeSpec
+from mistvla.harness.run.scheduler import run
 from mistvla.policies.registry import make_policy
 
 
@@ -47,9 +49,15 @@ def bare(env: LiberoEnv, policy, init_states: list[int], seed: int) -> float:
 def runner(env: LiberoEnv, policy, init_states: list[int], seed: int, store: ResultsStore, tag: int) -> float:
     t = time.perf_counter()
     for k in init_states:
-        spec = EpisodeSpec(policy.name, "none", env.suite, env.task_info.index, k, seed, repeat=tag)
+        spec = EpisodeSpec(
+            EpisodeId(policy.name, "none", env.suite, env.task_info.index, k, seed, repeat=tag)
+        )
         res = run_episode(
-            env, policy, make_intervention(InterventionConfig("none"), None), ConstantRisk(0.0), spec
+            env,
+            policy,
+            make_intervention(InterventionConfig.make("none"), None),
+            ConstantRisk(ConstantConfig(0.0)),
+            spec,
         )
         store.write_episode(res.record, res.steps)
     return time.perf_counter() - t

@@ -46,8 +46,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 def run_task(job: tuple[str, int, int, dict[str, Any], int]) -> list[dict[str, Any]]:
     """Run one task's episodes (in a worker process); one record per episode."""
     suite, task, n_init, perturb, seed = job
-    from mistvla.harness.libero_env import LiberoEnv
-    from mistvla.policies.scripted_expert import PerturbationConfig, ScriptedExpert
+    from mistvla.harness.envs.libero import LiberoEnv
+    from mistvla.policies.scripted.expert import PerturbationConfig, ScriptedExpert
 
     env = LiberoEnv(suite, task, cameras=(), privileged=True)
     policy = ScriptedExpert(perturbation=PerturbationConfig(seed=seed, **perturb))
@@ -56,7 +56,7 @@ def run_task(job: tuple[str, int, int, dict[str, Any], int]) -> list[dict[str, A
     for k in range(min(n_init, len(env.init_states))):
         t0 = time.perf_counter()
         obs, info = env.reset(seed=k, options={"init_state": k})
-        policy.reset(env.instruction, episode=k)
+        policy.reset(env.instruction, seed=k)
         while True:
             obs, _, terminated, truncated, info = env.step(policy.select_action(obs))
             if terminated or truncated:
@@ -83,8 +83,9 @@ def run_task(job: tuple[str, int, int, dict[str, Any], int]) -> list[dict[str, A
 
 def coverage(suite: str) -> tuple[list[int], list[tuple[int, str]]]:
     """Supported task indices and (index, reason) of unsupported ones, from the BDDL alone."""
-    from mistvla.harness.tasks import suite_tasks
-    from mistvla.policies.scripted_goals import UnsupportedTaskError, goal_from_bddl
+    from mistvla.harness.envs.tasks import suite_tasks
+    from mistvla.harness.errors import UnsupportedTaskError
+    from mistvla.policies.scripted.goals import goal_from_bddl
 
     ok, bad = [], []
     for info in suite_tasks(suite):
@@ -97,7 +98,7 @@ def coverage(suite: str) -> tuple[list[int], list[tuple[int, str]]]:
 
 
 def _rate(rows: list[dict[str, Any]], key: str) -> str:
-    from mistvla.harness.stats_intervals import wilson_interval
+    from mistvla.harness.report.intervals import wilson_interval
 
     k, n = sum(r[key] for r in rows), len(rows)
     lo, hi = wilson_interval(k, n)

@@ -13,7 +13,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .tasks import SUITES, list_tasks, step_limit
+from mistvla.harness.envs.tasks import SUITES, list_tasks, step_limit
+from mistvla.harness.errors import MistvlaError
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
@@ -30,8 +31,8 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from ..policies.registry import make_policy
-    from .libero_env import LiberoEnv
+    from mistvla.harness.envs.libero import LiberoEnv
+    from mistvla.policies.registry import make_policy
 
     task: int | str = int(args.task) if args.task.isdigit() else args.task
     policy = make_policy(args.policy, seed=args.seed) if args.policy == "random" else make_policy(args.policy)
@@ -46,9 +47,8 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     )
     try:
         obs, info = env.reset(seed=args.seed, options={"init_state": args.init_state})
-        if hasattr(policy, "bind"):  # task-reading (scripted) policies
-            policy.bind(env)
-        policy.reset(env.instruction)
+        policy.bind(env)
+        policy.reset(env.instruction, seed=args.seed)
         print(
             f"task: {env.task_name}\ninstruction: {env.instruction}\ninit state {info['init_state']}, seed {info['seed']}"
         )
@@ -72,9 +72,9 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .run_config import load_config
-    from .run_report import report
-    from .run_scheduler import run
+    from mistvla.harness.config.run import load_config
+    from mistvla.harness.report.build import report
+    from mistvla.harness.run.scheduler import run
 
     cfg = load_config(args.config, args.set or [])
     print(f"mistvla: run {cfg.name!r} -> {cfg.run_dir}", file=sys.stderr)
@@ -86,7 +86,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .run_report import report
+    from mistvla.harness.report.build import report
 
     text, paths = report(args.run_dir, by=args.by)
     print(text)
@@ -128,11 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mistvla`` console script."""
+    """Entry point of the ``mistvla`` console script.
+
+    A :class:`~mistvla.harness.errors.MistvlaError` (bad input, a refused run)
+    is printed as one line with exit status 2; anything else is a bug and
+    shows its traceback.
+    """
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (KeyError, IndexError, ValueError, FileNotFoundError, RuntimeError) as err:
+    except MistvlaError as err:
         print(f"mistvla: error: {err}", file=sys.stderr)
         return 2
 

@@ -5,10 +5,10 @@ architecture), :class:`CaptureSpec` + :func:`capture`, :class:`SteeringSpec` +
 :func:`steer`, and :func:`count_hooks` for leak checks. See docs/hooks.md.
 """
 
-from .capture import Capture, CaptureRecord, CaptureSpec, capture
-from .hook_points import ArchHookTable, detect_arch, register_architecture, resolve, valid_names
-from .hook_session import HookSession, count_hooks
-from .steering import Steer, SteeringSpec, steer
+from mistvla.hooks.capture import Capture, CaptureRecord, CaptureSpec, capture
+from mistvla.hooks.points import ArchHookTable, detect_arch, register_architecture, resolve, valid_names
+from mistvla.hooks.session import HookSession, count_hooks
+from mistvla.hooks.steering import SteeringSession, SteeringSpec, steer
 
 __all__ = [
     "ArchHookTable",
@@ -16,7 +16,7 @@ __all__ = [
     "CaptureRecord",
     "CaptureSpec",
     "HookSession",
-    "Steer",
+    "SteeringSession",
     "SteeringSpec",
     "capture",
     "count_hooks",

@@ -1,7 +1,7 @@
 """Capture hidden states at named hook points and token positions, as CPU numpy arrays.
 
 >>> import torch, torch.nn as nn
->>> from mistvla.hooks.hook_points import ArchHookTable
+>>> from mistvla.hooks.points import ArchHookTable
 >>> m = nn.Module(); m.layers = nn.ModuleList([nn.Linear(4, 4)])
 >>> toy = ArchHookTable("toy", {"llm.blocks.{i}.resid_post": ("layers.{i}",)}, detect=lambda mod: True)
 >>> cap = Capture(m, CaptureSpec(("llm.blocks.0.resid_post",), ("last_prompt", "mean")), arch=toy)
@@ -23,9 +23,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .hook_points import ArchHookTable, resolve
-from .hook_session import HookSession, register_point
-from .positions import CAPTURE_POSITIONS, check_positions, is_prefill
+from mistvla.hooks.points import ArchHookTable, resolve
+from mistvla.hooks.positions import CAPTURE_POSITIONS, check_positions, is_prefill
+from mistvla.hooks.session import HookSession, register_point
 
 
 @dataclass(frozen=True)

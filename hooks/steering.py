@@ -28,9 +28,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .hook_points import ArchHookTable, resolve
-from .hook_session import HookSession, register_point
-from .positions import STEER_POSITIONS, check_positions, is_prefill, slice_for
+from mistvla.hooks.points import ArchHookTable, resolve
+from mistvla.hooks.positions import STEER_POSITIONS, check_positions, is_prefill, slice_for
+from mistvla.hooks.session import HookSession, register_point
 
 FORMAT = "mistvla.steering/1"
 Mode = Literal["absolute", "relative"]
@@ -132,7 +132,7 @@ class _Adder:
         return out
 
 
-class Steer(HookSession):
+class SteeringSession(HookSession):
     """Add the spec's vectors while active; nothing stays registered after the ``with``."""
 
     def __init__(self, model: nn.Module, spec: SteeringSpec, arch: str | ArchHookTable | None = None) -> None:
@@ -146,6 +146,6 @@ class Steer(HookSession):
             self._add(register_point(res.point, self._adders[name]))
 
 
-def steer(model: nn.Module, spec: SteeringSpec, arch: str | ArchHookTable | None = None) -> Steer:
+def steer(model: nn.Module, spec: SteeringSpec, arch: str | ArchHookTable | None = None) -> SteeringSession:
     """``with steer(model, spec): model(...)``."""
-    return Steer(model, spec, arch)
+    return SteeringSession(model, spec, arch)

@@ -1,27 +1,42 @@
-"""The policy interface every mistvla policy implements.
+"""The policy contract every mistvla policy implements (LeRobot's ``PreTrainedPolicy`` is the model).
 
-A policy is reset with the task's language instruction, then asked for one
-action per environment step. It declares what it consumes (cameras,
-resolution, proprioception, privileged state) so that the environment renders
-only that; rendering is the dominant cost of a LIBERO step.
+A policy is bound to the env's task (``bind``, a no-op unless it reads the
+task, as the scripted expert does), reset with the task's instruction and the
+episode's seed, then asked for one action per step. It declares what it
+consumes (:class:`PolicyRequirements`) so that the env renders only that;
+rendering is the dominant cost of a LIBERO step. Neural policies derive from
+:class:`HookedPolicy`, which owns the hook model and the capture/steering
+session of every forward pass.
 
 >>> class Still(Policy):
 ...     def select_action(self, obs):
 ...         return np.zeros(7, dtype=np.float32)
 >>> p = Still()
->>> p.reset("pick up the bowl")
+>>> p.reset("pick up the bowl", seed=0)
 >>> p.select_action({}).shape
 (7,)
+>>> p.select_actions([{}, {}]).shape
+(2, 7)
 >>> p.requirements.cameras
 ()
+>>> Policy()  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+TypeError: Can't instantiate abstract class Policy with...select_action...
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import abc
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
+
+from mistvla.hooks.capture import Capture, CaptureRecord, CaptureSpec
+from mistvla.hooks.steering import SteeringSession, SteeringSpec
 
 ACTION_DIM = 7
 """Delta end-effector pose (x, y, z, roll, pitch, yaw) plus gripper, each in [-1, 1]."""
@@ -35,36 +50,83 @@ class PolicyRequirements:
     """Camera names, e.g. ``("agentview", "robot0_eye_in_hand")``."""
     image_size: int = 128
     """Square render resolution in pixels for every camera above."""
-    proprio: bool = True
     privileged: bool = False
     """Needs ground-truth object poses (scripted policies, oracles)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Policy:
-    """Base class: ``reset(instruction)`` then ``select_action(obs)`` once per step."""
+class Policy(abc.ABC):
+    """Base class: ``bind(env)``, ``reset(instruction, seed=...)``, then ``select_action(obs)`` per step."""
 
-    name: str = "policy"
+    name: ClassVar[str] = "policy"
     requirements: PolicyRequirements = PolicyRequirements()
-    has_hooks: bool = False
-    """True when the policy exposes named hook points (a neural policy)."""
 
     def __init__(self) -> None:
         self.instruction: str | None = None
 
-    def reset(self, instruction: str, seed: int | None = None) -> None:
+    def bind(self, env: Any) -> None:  # noqa: B027  (a no-op by design)
+        """Read what the policy needs of ``env``'s task before episodes (no-op unless overridden)."""
+
+    def reset(self, instruction: str, *, seed: int | None = None) -> None:
         """Start a new episode for the task described by ``instruction``.
 
         ``seed`` reseeds every random choice the policy makes in this episode, so
         that an episode's outcome does not depend on which episodes ran before
-        it (or in which worker process).
+        it (or in which worker process). Deterministic policies ignore it.
         """
         self.instruction = instruction
 
+    @abc.abstractmethod
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:
         """Return a float32 array of shape (7,) in the env's action convention."""
-        raise NotImplementedError
 
+    def select_actions(self, observations: Sequence[dict[str, Any]]) -> np.ndarray:
+        """Actions for several observations, (N, 7); policies with batched inference override this."""
+        return np.stack([np.asarray(self.select_action(o), dtype=np.float32) for o in observations])
+
+
+class HookedPolicy(Policy):
+    """A neural policy with named hook points: capture and steering around each forward pass.
+
+    Subclasses implement :meth:`hook_model` and run their forward pass inside
+    :meth:`hook_session`; set ``arch`` when the hook table cannot be detected.
+    Steering is entered before capture, so a capture at a steered point
+    records the steered state.
+    """
+
+    arch: ClassVar[str | None] = None
+    """Hook table name (see :mod:`mistvla.hooks.points`); None: detected from the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._capture: Capture | None = None
+        self._steering: SteeringSession | None = None
+        self.last_capture: CaptureRecord | None = None
+        """Hidden states of the last forward pass (batch axis dropped), or None."""
+
+    @abc.abstractmethod
     def hook_model(self) -> Any:
-        """The ``torch.nn.Module`` that hook names resolve against (neural policies only)."""
-        raise TypeError(f"policy {self.name!r} exposes no hook points")
+        """The ``torch.nn.Module`` that hook names resolve against."""
+
+    def set_capture(self, spec: CaptureSpec | None) -> None:
+        """Record ``spec``'s points/positions on every following forward pass (None: stop)."""
+        self._capture = None if spec is None else Capture(self.hook_model(), spec, arch=self.arch)
+
+    def set_steering(self, spec: SteeringSpec | None) -> None:
+        """Steer every following forward pass with ``spec`` (None: stop)."""
+        self._steering = None if spec is None else SteeringSession(self.hook_model(), spec, arch=self.arch)
+
+    def reset(self, instruction: str, *, seed: int | None = None) -> None:
+        super().reset(instruction, seed=seed)
+        self.last_capture = None
+
+    @contextlib.contextmanager
+    def hook_session(self) -> Iterator[None]:
+        """Arm steering and capture for one forward pass; afterwards ``last_capture`` holds its record."""
+        with contextlib.ExitStack() as hooks:
+            if self._steering is not None:
+                hooks.enter_context(self._steering)
+            if self._capture is not None:
+                hooks.enter_context(self._capture)
+            yield
+            if self._capture is not None:
+                self.last_capture = self._capture.pop().squeeze_batch()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import ACTION_DIM, Policy
+from mistvla.policies.base import ACTION_DIM, Policy
 
 
 class RandomPolicy(Policy):
@@ -38,8 +38,8 @@ class RandomPolicy(Policy):
         self._episode = 0
         self._rng = np.random.default_rng(seed)
 
-    def reset(self, instruction: str, seed: int | None = None) -> None:
-        super().reset(instruction, seed)
+    def reset(self, instruction: str, *, seed: int | None = None) -> None:
+        super().reset(instruction, seed=seed)
         # A fresh stream per episode: from (policy seed, episode seed) when given,
         # else from (policy seed, running episode count).
         self._rng = np.random.default_rng([self.seed, self._episode if seed is None else seed])
@@ -64,8 +64,8 @@ class ReplayPolicy(Policy):
         self.actions = arr
         self._t = 0
 
-    def reset(self, instruction: str, seed: int | None = None) -> None:
-        super().reset(instruction, seed)
+    def reset(self, instruction: str, *, seed: int | None = None) -> None:
+        super().reset(instruction, seed=seed)
         self._t = 0
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:

@@ -66,5 +66,5 @@ fi
 ln -sfn "$venv" "$repo/.venv"
 
 # 3. LIBERO's config in a mistvla-owned place (never LIBERO's interactive question).
-"$repo/.venv/bin/python" -c 'from mistvla.harness.libero_setup import ensure_libero; ensure_libero()'
+"$repo/.venv/bin/python" -c 'from mistvla.harness.envs.setup import ensure_libero; ensure_libero()'
 echo "install.sh: ready ($repo/.venv -> $venv)"

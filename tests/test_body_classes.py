@@ -10,7 +10,8 @@ from typing import Any
 import mujoco
 import numpy as np
 import pytest
-from mistvla.harness.body_classes import (
+
+from mistvla.harness.envs.collisions.body_classes import (
     CLASS_NAMES,
     BodyClass,
     RootSpec,
@@ -116,7 +117,7 @@ def test_table_body_names_come_from_the_arena() -> None:
 @pytest.fixture(scope="module")
 def kitchen() -> Any:
     """libero_10 KITCHEN_SCENE3: kitchen table, the stove fixture *and* the moka pot are targets."""
-    from mistvla.harness.libero_setup import ensure_libero
+    from mistvla.harness.envs.setup import ensure_libero
 
     ensure_libero()
     from libero.libero import benchmark, get_libero_path

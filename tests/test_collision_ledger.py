@@ -16,7 +16,8 @@ from typing import Any
 import mujoco
 import numpy as np
 import pytest
-from mistvla.harness.collision_ledger import KIND_NAMES, CollisionConfig, CollisionLedger
+
+from mistvla.harness.envs.collisions.ledger import KIND_NAMES, CollisionConfig, CollisionLedger
 
 ROBOT_PREFIXES = ("robot0_", "gripper0_", "mount0_")
 CLEAR_SPOT = np.array([-0.15, 0.05, 1.05])  # above a patch of table with nothing on it
@@ -26,7 +27,7 @@ GRIP = -1.0  # open
 # -- fixtures and helpers ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def libero() -> Any:
-    from mistvla.harness.libero_setup import ensure_libero
+    from mistvla.harness.envs.setup import ensure_libero
 
     ensure_libero()
     from libero.libero import benchmark, get_libero_path

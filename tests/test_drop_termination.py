@@ -1,7 +1,8 @@
 """A lifted target that slips out of the gripper is an ``object_dropped`` termination."""
 
 import numpy as np
-from mistvla.harness.libero_env import LiberoEnv
+
+from mistvla.harness.envs.libero import LiberoEnv
 from mistvla.policies.registry import make_policy
 
 
@@ -11,7 +12,7 @@ def test_opening_the_gripper_in_transport_drops_the_target():
     try:
         obs, _ = env.reset(seed=0, options={"init_state": 0})
         policy.bind(env)
-        policy.reset(env.instruction, episode=0)
+        policy.reset(env.instruction, seed=0)
         info = {}
         for _ in range(200):  # the expert grasps and lifts the bowl
             obs, _, terminated, truncated, info = env.step(policy.select_action(obs))

@@ -6,9 +6,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from mistvla.harness.gym_registration import env_id, register_envs
-from mistvla.harness.libero_env import InvalidActionError, LiberoEnv
-from mistvla.harness.tasks import SUITES, get_task, step_limit
+
+from mistvla.harness.envs.libero import LiberoEnv
+from mistvla.harness.envs.registration import env_id, register_envs
+from mistvla.harness.envs.tasks import SUITES, get_task, step_limit
+from mistvla.harness.errors import InvalidActionError
 
 DOWN_RIGHT = np.array([0.3, 0.0, -0.2, 0.0, 0.0, 0.0, -1.0])
 

@@ -6,16 +6,17 @@ import math
 
 import numpy as np
 import pytest
-from mistvla.harness import metrics as m
-from mistvla.harness.stats_intervals import (
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+
+from mistvla.harness.report import metrics as m
+from mistvla.harness.report.intervals import (
     cluster_bootstrap_mean,
     clustered_rate,
     design_effect,
     paired_bootstrap_delta,
     wilson_interval,
 )
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 
 def ep(

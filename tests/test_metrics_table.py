@@ -8,9 +8,10 @@ import math
 
 import numpy as np
 import pytest
-from mistvla.harness import comparison_table as ct
-from mistvla.harness.comparison_plot import plot_comparison
-from mistvla.harness.metrics import compare
+
+from mistvla.harness.report import table as ct
+from mistvla.harness.report.metrics import compare
+from mistvla.harness.report.plot import plot_comparison
 
 
 def _episodes() -> list[dict]:

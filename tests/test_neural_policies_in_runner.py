@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mistvla.harness.episode_runner import EpisodeSpec, run_episode
-from mistvla.harness.interventions import make_intervention
-from mistvla.harness.libero_env import LiberoEnv
-from mistvla.harness.results_store import ResultsStore
-from mistvla.harness.risk_sources import ConstantRisk
-from mistvla.harness.run_config import InterventionConfig
+
+from mistvla.harness.envs.libero import LiberoEnv
+from mistvla.harness.interventions.base import InterventionConfig, make_intervention
+from mistvla.harness.results.identity import EpisodeId
+from mistvla.harness.results.store import ResultsStore
+from mistvla.harness.risk.constant import ConstantConfig, ConstantRisk
+from mistvla.harness.run.episode import run_episode
+from mistvla.harness.run.plan import EpisodeSpec
 from mistvla.hooks import CaptureSpec, count_hooks
 
 STEPS = 3
@@ -20,9 +22,13 @@ def run_and_store(policy, name, tmp_path, image_size=64):
     req = policy.requirements
     env = LiberoEnv("libero_spatial", 0, cameras=req.cameras, image_size=image_size, max_steps=STEPS)
     try:
-        spec = EpisodeSpec(name, "none", "libero_spatial", 0, init_state=2, seed=0)
+        spec = EpisodeSpec(EpisodeId(name, "none", "libero_spatial", 0, init_state=2, seed=0))
         result = run_episode(
-            env, policy, make_intervention(InterventionConfig("none"), None), ConstantRisk(0.0), spec
+            env,
+            policy,
+            make_intervention(InterventionConfig.make("none"), None),
+            ConstantRisk(ConstantConfig(0.0)),
+            spec,
         )
     finally:
         env.close()
@@ -37,7 +43,7 @@ def run_and_store(policy, name, tmp_path, image_size=64):
 
 @pytest.mark.render
 def test_tiny_openvla_in_runner_captures_hidden_states(tmp_path):
-    from mistvla.policies.openvla import OpenVLAPolicy
+    from mistvla.policies.openvla.policy import OpenVLAPolicy
     from mistvla.policies.testing.tiny_llava import build_tiny_llava
 
     ckpt = build_tiny_llava(tmp_path / "ckpt", hidden_size=64, num_layers=2)
@@ -55,7 +61,7 @@ def test_tiny_openvla_in_runner_captures_hidden_states(tmp_path):
 @pytest.mark.render
 @pytest.mark.slow
 def test_tiny_smolvla_in_runner_captures_hidden_states(tmp_path):
-    from mistvla.policies.smolvla import SmolVLAPolicy
+    from mistvla.policies.smolvla.policy import SmolVLAPolicy
     from mistvla.policies.testing.tiny_smolvla import TinySmolVLASpec, build_tiny_smolvla
 
     ckpt = build_tiny_smolvla(tmp_path / "ckpt", TinySmolVLASpec(n_action_steps=1))

@@ -10,17 +10,23 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from mistvla.harness import metrics
-from mistvla.harness import results_store as rs
-from mistvla.harness.results_schema import EPISODE_SCHEMA, STEP_SCHEMA, record_key
-from mistvla.harness.results_store import (
+from test_results_store_helpers import CONFIG, make_record, make_steps
+
+from mistvla.harness.report import metrics
+from mistvla.harness.results import store as rs
+from mistvla.harness.results.identity import EpisodeId
+from mistvla.harness.results.schema import EPISODE_SCHEMA, STEP_SCHEMA
+from mistvla.harness.results.store import (
     ConfigMismatchError,
     DuplicateEpisodeError,
     ResultsStore,
     RunLockedError,
     query,
 )
-from test_results_store_helpers import CONFIG, make_record, make_steps
+
+
+def _key(record: dict) -> str:
+    return EpisodeId.from_record(record).key
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +153,7 @@ def test_crash_before_commit_leaves_episode_incomplete_and_reopen_cleans(
     with pytest.raises(RuntimeError, match="simulated crash"):
         store.write_episode(rec, make_steps(), hidden=np.ones((20, 8), np.float32))
     monkeypatch.undo()
-    key = record_key(rec)
+    key = _key(rec)
     assert store.steps_path(key).exists() and store.hidden_path(key, "hidden").exists()  # orphans on disk
     assert key not in store.completed_keys() and store.steps().num_rows == 20  # but invisible
     assert query(run, "SELECT count(*) AS n FROM steps").column("n")[0].as_py() == 20

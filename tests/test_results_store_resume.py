@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mistvla.harness.results_schema import record_key
-from mistvla.harness.results_store import TMP_MARK, ResultsStore
 from test_results_store_helpers import make_record
+
+from mistvla.harness.results.atomic import TMP_MARK
+from mistvla.harness.results.identity import EpisodeId
+from mistvla.harness.results.store import ResultsStore
 
 N_EPISODES = 24
 STEPS = 20
@@ -25,12 +27,15 @@ import os, sys, time
 sys.path.insert(0, sys.argv[4])
 import numpy as np
 from test_results_store_helpers import CONFIG, make_record, make_steps
-from mistvla.harness import results_store as rs
-from mistvla.harness.results_schema import record_key
+from mistvla.harness.results import store as rs
+from mistvla.harness.results.identity import EpisodeId
+
+def _key(record):
+    return EpisodeId.from_record(record).key
 
 run, n, stall_task = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 if stall_task >= 0:  # hang just before the episode file of this episode is moved into place
-    stall_key = record_key(make_record(task=stall_task % 4, init=stall_task // 4))
+    stall_key = _key(make_record(task=stall_task % 4, init=stall_task // 4))
     real_replace = os.replace
     def stalling_replace(src, dst):
         if os.path.basename(os.path.dirname(dst)) == "episodes" and stall_key in os.path.basename(dst):
@@ -42,7 +47,7 @@ store = rs.ResultsStore.open(run, CONFIG)
 done = store.completed_keys()
 for i in range(n):
     rec = make_record(task=i % 4, init=i // 4, success=i % 3 != 0, episode_index=i, steps=STEPS)
-    if record_key(rec) in done:
+    if _key(rec) in done:
         continue
     hidden = {"layer3": np.random.default_rng(i).normal(size=(STEPS, WIDTH)).astype(np.float32)}
     store.write_episode(rec, make_steps(STEPS, seed=i), hidden=hidden)
@@ -51,8 +56,12 @@ store.close()
 """.replace("STEPS", str(STEPS)).replace("WIDTH", str(WIDTH))
 
 
+def _key(record: dict) -> str:
+    return EpisodeId.from_record(record).key
+
+
 def _expected_keys() -> set[str]:
-    return {record_key(make_record(task=i % 4, init=i // 4)) for i in range(N_EPISODES)}
+    return {_key(make_record(task=i % 4, init=i // 4)) for i in range(N_EPISODES)}
 
 
 def _spawn(run: Path, script: Path, stall_task: int = -1) -> subprocess.Popen:
@@ -113,10 +122,10 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path: Path
     opens += 1
     _wait_for(lambda: (tmp_path / "stalled").exists(), proc)
     _kill9(proc)
-    stalled_key = record_key(make_record(task=5 % 4, init=5 // 4))
+    stalled_key = _key(make_record(task=5 % 4, init=5 // 4))
     assert (run / "steps" / f"{stalled_key}.parquet").exists()  # orphaned steps on disk
     assert list((run / "episodes").glob(f"*{TMP_MARK}*"))  # a fully written, never committed record
-    assert _check_consistent(run) == {record_key(make_record(task=i % 4, init=i // 4)) for i in range(5)}
+    assert _check_consistent(run) == {_key(make_record(task=i % 4, init=i // 4)) for i in range(5)}
 
     # 2. Killed at arbitrary moments of a run (the lock of a killed writer is released by the kernel).
     rng = np.random.default_rng(0)

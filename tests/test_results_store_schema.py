@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mistvla.harness import results_schema as sch
-from mistvla.harness import run_manifest as rm
 from test_results_store_helpers import CONFIG, make_record, make_steps
+
+from mistvla.harness.results import manifest as rm
+from mistvla.harness.results import validation as sch
+from mistvla.harness.results.identity import EpisodeId
 
 
 def test_valid_record_normalised() -> None:
@@ -44,15 +46,14 @@ def test_missing_field_named() -> None:
 
 
 def test_episode_keys_stable_distinct_and_file_safe() -> None:
-    a = sch.episode_key("smol_vla", "none", "libero_spatial", 1, 2, 3)
-    assert a == sch.episode_key("smol_vla", "none", "libero_spatial", 1, 2, 3)
-    assert a != sch.episode_key("smol-vla", "none", "libero_spatial", 1, 2, 3)  # slugs alike, keys differ
-    assert a != sch.episode_key("smol_vla", "none", "libero_spatial", 1, 2, 3, repeat=1)
-    odd = sch.episode_key("a/b c", "steer (k=2)", "x", 0, 0, 0)
+    a = EpisodeId("smol_vla", "none", "libero_spatial", 1, 2, 3).key
+    assert a == EpisodeId("smol_vla", "none", "libero_spatial", 1, 2, 3).key
+    assert a != EpisodeId("smol-vla", "none", "libero_spatial", 1, 2, 3).key  # slugs alike, keys differ
+    assert a != EpisodeId("smol_vla", "none", "libero_spatial", 1, 2, 3, repeat=1).key
+    odd = EpisodeId("a/b c", "steer (k=2)", "x", 0, 0, 0).key
     assert "/" not in odd and " " not in odd
-    assert sch.record_key(make_record(task=1, init=2, seed=3)) == sch.episode_key(
-        "smolvla", "none", "libero_spatial", 1, 2, 3
-    )
+    rec = make_record(task=1, init=2, seed=3)
+    assert EpisodeId.from_record(rec).key == EpisodeId("smolvla", "none", "libero_spatial", 1, 2, 3).key
 
 
 def test_steps_table_from_rows_and_shape_errors() -> None:

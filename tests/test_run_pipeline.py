@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mistvla.harness.cli import main
-from mistvla.harness.results_store import ConfigMismatchError, ResultsStore
-from mistvla.harness.run_config import load_config, parse_config
-from mistvla.harness.run_scheduler import plan_episodes, run
-from mistvla.harness.typed_config import ConfigError
+from mistvla.harness.config.run import load_config, parse_config
+from mistvla.harness.errors import ConfigError, ConfigMismatchError
+from mistvla.harness.results.store import ResultsStore
+from mistvla.harness.run.scheduler import plan_episodes, run
 
 VOLATILE = {"wall_time_s", "started_utc", "run_id"}
 

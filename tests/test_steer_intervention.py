@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mistvla.harness.interventions import RiskSignal, make_intervention
-from mistvla.harness.run_config import InterventionConfig
+
+from mistvla.harness.interventions.base import InterventionConfig, make_intervention
+from mistvla.harness.risk.base import RiskSignal
 from mistvla.hooks import SteeringSpec, count_hooks
 
 POINT = "llm.blocks.1.resid_post"
@@ -13,7 +14,7 @@ POINT = "llm.blocks.1.resid_post"
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from mistvla.policies.openvla import OpenVLAPolicy
+    from mistvla.policies.openvla.policy import OpenVLAPolicy
     from mistvla.policies.testing.tiny_llava import build_tiny_llava
 
     tmp = tmp_path_factory.mktemp("steer")
@@ -41,7 +42,7 @@ def act(policy, intervention, obs, score):
 def test_steer_changes_the_action_only_while_active(setup):
     policy, specs, obs = setup
     base = policy.select_action(obs)
-    steer = make_intervention(InterventionConfig("steer", steering=str(specs), alpha=4.0), threshold=0.5)
+    steer = make_intervention(InterventionConfig.make("steer", steering=str(specs), alpha=4.0), threshold=0.5)
     quiet = act(policy, steer, obs, score=0.1)
     np.testing.assert_array_equal(quiet, base)
     steered = act(policy, steer, obs, score=0.8)
@@ -52,8 +53,8 @@ def test_steer_changes_the_action_only_while_active(setup):
 def test_random_steer_has_the_same_gate_and_another_direction(setup):
     policy, specs, obs = setup
     cfg = dict(steering=str(specs), alpha=4.0)
-    steer = make_intervention(InterventionConfig("steer", **cfg), threshold=0.5)
-    rand = make_intervention(InterventionConfig("random_steer", **cfg), threshold=0.5)
+    steer = make_intervention(InterventionConfig.make("steer", **cfg), threshold=0.5)
+    rand = make_intervention(InterventionConfig.make("random_steer", **cfg), threshold=0.5)
     a, b = act(policy, steer, obs, 0.8), act(policy, rand, obs, 0.8)
     assert rand.active and steer.active
     assert not np.array_equal(a, b)

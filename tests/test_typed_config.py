@@ -1,7 +1,9 @@
 from dataclasses import dataclass, field
 
 import pytest
-from mistvla.harness.typed_config import ConfigError, from_dict, to_dict
+
+from mistvla.harness.config.typed import from_dict, to_dict
+from mistvla.harness.errors import ConfigError
 
 
 @dataclass

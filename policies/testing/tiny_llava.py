@@ -5,7 +5,7 @@ model fed by a SigLIP vision tower through a projector: the same family as
 OpenVLA's Prismatic model, minus the second, fused DINOv2 tower). The tokenizer
 is a small SentencePiece-style BPE trained here with the ``tokenizers`` library,
 so nothing is downloaded. ``dataset_statistics.json`` holds OpenVLA-layout
-action statistics, so :class:`mistvla.policies.openvla.OpenVLAPolicy` loads the
+action statistics, so :class:`mistvla.policies.openvla.policy.OpenVLAPolicy` loads the
 directory through the same Auto-class code path as a real checkpoint.
 
 As in OpenVLA, the last ``n_bins`` (256) ids of the base vocabulary are the

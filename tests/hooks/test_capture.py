@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+
 from mistvla.hooks import CaptureSpec, capture
-from mistvla.hooks.hook_points import ArchHookTable
+from mistvla.hooks.points import ArchHookTable
 
 ALL = ("last_prompt", "generated", "mean")
 

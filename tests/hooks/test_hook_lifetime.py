@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from mistvla.hooks import CaptureSpec, SteeringSpec, capture, count_hooks, steer
 
 POINTS = ("llm.blocks.0.resid_post", "llm.blocks.1.resid_pre", "llm.final_norm")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch.nn as nn
+
 from mistvla.hooks import detect_arch, resolve, valid_names
-from mistvla.hooks.hook_points import ArchHookTable, point_paths
+from mistvla.hooks.points import ArchHookTable, point_paths
 
 
 def test_llava_names_and_modules(tiny):

@@ -9,17 +9,18 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import numpy as np
 import pytest
 import torch
-from mistvla.hooks import smolvla_points  # registers the "smolvla" table
-from mistvla.hooks.hook_points import detect_arch, resolve, valid_names
-from mistvla.hooks.hook_session import count_hooks
-from mistvla.hooks.smolvla_residual import (
+
+from mistvla.hooks.arch import smolvla_points
+from mistvla.hooks.arch.smolvla_residual import (
     SmolVLAResidualCapture,
     SmolVLAResidualSteer,
     register_resid_post,
     resid_post_block,
     resid_post_names,
 )
-from mistvla.policies.smolvla import SmolVLAPolicy
+from mistvla.hooks.points import detect_arch, resolve, valid_names
+from mistvla.hooks.session import count_hooks
+from mistvla.policies.smolvla.policy import SmolVLAPolicy
 from mistvla.policies.testing.tiny_smolvla import TinySmolVLASpec, build_tiny_smolvla
 
 TASK = "open the middle drawer of the cabinet"

@@ -9,10 +9,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import numpy as np
 import pytest
 import torch
+
 from mistvla.hooks import CaptureSpec, SteeringSpec, capture, count_hooks, resolve, steer
-from mistvla.hooks.smolvla_residual import SmolVLAResidualCapture, SmolVLAResidualSteer
-from mistvla.hooks.smolvla_taps import ResidPostTap, attach_resid_post_taps
-from mistvla.policies.smolvla import SmolVLAPolicy
+from mistvla.hooks.arch.smolvla_residual import SmolVLAResidualCapture, SmolVLAResidualSteer
+from mistvla.hooks.arch.smolvla_taps import ResidPostTap, attach_resid_post_taps
+from mistvla.policies.smolvla.policy import SmolVLAPolicy
 from mistvla.policies.testing.tiny_smolvla import TinySmolVLASpec, build_tiny_smolvla
 
 TASK = "pick up the alphabet soup and place it in the basket"

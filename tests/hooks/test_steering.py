@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from mistvla.hooks import CaptureSpec, SteeringSpec, capture, steer
 
 POINT = "llm.blocks.1.resid_post"

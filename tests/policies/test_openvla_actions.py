@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from mistvla.policies.openvla_actions import (
+
+from mistvla.policies.openvla.actions import (
     bin_centers,
     choose_unnorm_key,
     decode_action,

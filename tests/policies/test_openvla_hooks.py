@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from mistvla.hooks import CaptureSpec, SteeringSpec, count_hooks
-from mistvla.policies.openvla import OpenVLAPolicy
-from mistvla.policies.openvla_loading import build_inputs
+from mistvla.policies.openvla.loading import build_inputs
+from mistvla.policies.openvla.policy import OpenVLAPolicy
 from mistvla.policies.testing.tiny_llava import build_tiny_llava
 
 POINT = "llm.blocks.2.resid_post"

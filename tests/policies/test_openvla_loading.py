@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from mistvla.policies.openvla_loading import family_of, patch_remote_code, pick_device_dtype
+
+from mistvla.policies.openvla.loading import family_of, patch_remote_code, pick_device_dtype
 
 REMOTE = """
 from transformers import PretrainedConfig, PreTrainedModel

@@ -7,11 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from mistvla.hooks import detect_arch
-from mistvla.policies.openvla import OpenVLAPolicy
-from mistvla.policies.openvla_actions import bin_centers
-from mistvla.policies.openvla_loading import build_inputs, greedy_decode
-from mistvla.policies.openvla_preprocess import preprocess_image
+from mistvla.policies.base import HookedPolicy
+from mistvla.policies.openvla.actions import bin_centers
+from mistvla.policies.openvla.loading import build_inputs, greedy_decode
+from mistvla.policies.openvla.policy import OpenVLAPolicy
+from mistvla.policies.openvla.preprocess import preprocess_image
 from mistvla.policies.testing.tiny_llava import build_tiny_llava
 
 
@@ -37,8 +39,7 @@ def test_loads_through_auto_classes(policy):
     assert policy.vla.family == "llava" and policy.vla.dtype == torch.float32
     assert policy.unnorm_key == "libero_spatial_no_noops"  # run_libero_eval's "_no_noops" fallback
     assert policy.requirements.cameras == ("agentview",) and policy.requirements.image_size == 256
-    assert not policy.requirements.proprio
-    assert policy.has_hooks and policy.hook_model() is policy.model
+    assert isinstance(policy, HookedPolicy) and policy.hook_model() is policy.model
     assert detect_arch(policy.hook_model()) == "llava"
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from mistvla.policies.openvla_preprocess import (
+from PIL import Image
+
+from mistvla.policies.openvla.preprocess import (
     center_crop_resize,
     jpeg_roundtrip,
     preprocess_image,
     resize_lanczos,
     to_training_view,
 )
-from PIL import Image
 
 
 def _smooth(h: int = 256, w: int = 256) -> np.ndarray:

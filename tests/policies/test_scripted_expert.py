@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mistvla.harness.libero_env import LiberoEnv
+
+from mistvla.harness.envs.libero import LiberoEnv
+from mistvla.harness.errors import UnsupportedTaskError
 from mistvla.policies.registry import make_policy
-from mistvla.policies.scripted_expert import PerturbationConfig, ScriptedExpert
-from mistvla.policies.scripted_goals import UnsupportedTaskError
+from mistvla.policies.scripted.expert import PerturbationConfig, ScriptedExpert
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def spatial0():
 
 def rollout(env, policy, init_state, episode=None, max_steps=None):
     obs, _ = env.reset(seed=init_state, options={"init_state": init_state})
-    policy.reset(env.instruction, episode=init_state if episode is None else episode)
+    policy.reset(env.instruction, seed=init_state if episode is None else episode)
     actions = []
     while True:
         action = policy.select_action(obs)

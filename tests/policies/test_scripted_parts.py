@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mistvla.harness.tasks import suite_tasks
-from mistvla.policies.scripted_goals import ObjectShape, UnsupportedTaskError, goal_from_bddl, parse_goal
-from mistvla.policies.scripted_grasps import (
+
+from mistvla.harness.envs.tasks import suite_tasks
+from mistvla.harness.errors import UnsupportedTaskError
+from mistvla.policies.scripted.goals import ObjectShape, goal_from_bddl, parse_goal
+from mistvla.policies.scripted.grasps import (
     closing_axis,
     down_rotation,
     horizontal_axes,
@@ -14,7 +16,7 @@ from mistvla.policies.scripted_grasps import (
     rotation_error,
     yaw_for_closing_axis,
 )
-from mistvla.policies.scripted_perturbations import PerturbationConfig
+from mistvla.policies.scripted.perturbations import PerturbationConfig
 
 OBJS = ["akita_black_bowl_1", "plate_1", "basket_1", "butter_1"]
 

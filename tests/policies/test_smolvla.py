@@ -11,9 +11,10 @@ import socket
 import numpy as np
 import pytest
 import torch
+
 from mistvla.policies.registry import make_policy
-from mistvla.policies.smolvla import SmolVLAPolicy
-from mistvla.policies.smolvla_obs import quat_xyzw_to_axis_angle_lerobot
+from mistvla.policies.smolvla.observations import quat_xyzw_to_axis_angle_lerobot
+from mistvla.policies.smolvla.policy import SmolVLAPolicy
 from mistvla.policies.testing.tiny_smolvla import SPECIAL_TOKENS, TinySmolVLASpec, build_tiny_smolvla
 
 SPEC = TinySmolVLASpec(chunk_size=4, n_action_steps=2, num_steps=2)

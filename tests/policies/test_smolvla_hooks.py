@@ -8,11 +8,12 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import numpy as np
 import pytest
+
+from mistvla.hooks.arch.smolvla_residual import SmolVLAResidualCapture
 from mistvla.hooks.capture import CaptureSpec
-from mistvla.hooks.hook_session import count_hooks
-from mistvla.hooks.smolvla_residual import SmolVLAResidualCapture
+from mistvla.hooks.session import count_hooks
 from mistvla.hooks.steering import SteeringSpec
-from mistvla.policies.smolvla import SmolVLAPolicy
+from mistvla.policies.smolvla.policy import SmolVLAPolicy
 from mistvla.policies.testing.tiny_smolvla import TinySmolVLASpec, build_tiny_smolvla
 
 TASK = "turn on the stove and put the moka pot on it"

@@ -8,8 +8,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import numpy as np
 import pytest
-from mistvla.harness.libero_env import LiberoEnv
-from mistvla.policies.smolvla import SmolVLAPolicy
+
+from mistvla.harness.envs.libero import LiberoEnv
+from mistvla.policies.smolvla.policy import SmolVLAPolicy
 from mistvla.policies.testing.tiny_smolvla import TinySmolVLASpec, build_tiny_smolvla
 
 

@@ -1,0 +1,171 @@
+"""The run configuration (``experiments/*.yaml``), typed and validated up front.
+
+A broken config is an error naming the field; nothing runs on it. ``--set
+key=value`` overrides are applied to the YAML data before validation.
+
+>>> cfg = parse_config({"name": "t", "policy": {"name": "random"},
+...                     "episodes": {"suite": "libero_spatial", "tasks": [0], "init_states": [0, 1]}})
+>>> cfg.episodes.init_states, cfg.interventions[0].name
+([0, 1], 'none')
+>>> try:
+...     parse_config({"name": "t", "policy": {"name": "random"}, "episodes": {"suite": "libero_spatial"},
+...                   "interventions": [{"name": "stpo"}]})
+... except ConfigError as err:
+...     print(err)
+interventions[0]: unknown intervention 'stpo'; known: damp, none, random_steer, slow, steer, stop (or a 'package.module:Class' name)
+>>> parse_config({"name": "t", "policy": {"name": "random"}, "episodes": {"suite": "libero_spatial"},
+...               "env": {"max_step": 5}})
+Traceback (most recent call last):
+...
+mistvla.harness.errors.ConfigError: env.max_step: unknown key (known: cameras, collision, control_freq, drop, hard_reset, image_size, max_steps, privileged, protocol, terminate_on_collision, terminate_on_drop, warmup_steps)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mistvla.harness.config.typed import from_dict, to_dict
+from mistvla.harness.envs.tasks import SUITES
+from mistvla.harness.errors import ConfigError
+from mistvla.harness.interventions.base import InterventionConfig
+from mistvla.harness.risk.base import RiskConfig
+
+
+@dataclass
+class PolicyConfig:
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the policy class (e.g. ``perturbation`` for the scripted expert)."""
+
+
+@dataclass
+class EpisodesConfig:
+    suite: str
+    tasks: list[int] | None = None
+    """Task indices; None: every task of the suite."""
+    init_states: list[int] = field(default_factory=lambda: list(range(10)))
+    seeds: list[int] = field(default_factory=lambda: [0])
+    repeats: int = 1
+
+    def __post_init__(self) -> None:
+        if self.suite not in SUITES:
+            raise ValueError(f"suite must be one of {list(SUITES)}, got {self.suite!r}")
+        for name in ("init_states", "seeds"):
+            values = getattr(self, name)
+            if not values:
+                raise ValueError(f"{name} must not be empty")
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} has duplicates: {values}")
+        if any(not 0 <= k < 50 for k in self.init_states):
+            raise ValueError(
+                f"init_states must be in [0, 49] (LIBERO ships 50 per task), got {self.init_states}"
+            )
+        if self.repeats < 1:
+            raise ValueError(f"repeats must be >= 1, got {self.repeats}")
+
+
+@dataclass
+class CalibrationConfig:
+    """Thresholds come from the base policy's risk on held-out init states, never the evaluated ones."""
+
+    init_states: list[int] = field(default_factory=lambda: [45, 46, 47, 48, 49])
+    quantile: float = 0.9
+    """Threshold = this quantile of the per-episode peak risk of clean held-out base episodes
+    (success, no collision): the intervention would trigger in about ``1 - quantile`` of them."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.quantile < 1.0:
+            raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
+        if any(not 0 <= k < 50 for k in self.init_states):
+            raise ValueError(
+                f"init_states must be in [0, 49] (LIBERO ships 50 per task), got {self.init_states}"
+            )
+
+
+@dataclass
+class RunConfig:
+    name: str
+    policy: PolicyConfig
+    episodes: EpisodesConfig
+    env: dict[str, Any] = field(default_factory=dict)
+    """Fields of :class:`~mistvla.harness.envs.libero.LiberoEnvConfig`; ``cameras``, ``image_size``
+    and ``privileged`` default to what the policy (and the risk source) consume."""
+    interventions: list[InterventionConfig] = field(default_factory=lambda: [InterventionConfig("none")])
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    output_dir: str = "runs/{name}"
+    workers: int = 1
+    video: bool = False
+    seed: int = 0
+    """Seed for everything not tied to an episode (bootstrap resampling)."""
+
+    def __post_init__(self) -> None:
+        labels = [i.display for i in self.interventions]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"interventions need distinct labels, got {labels}")
+        if "none" not in labels:
+            raise ValueError("interventions must include the base policy `none` to compare against")
+        overlap = set(self.calibration.init_states) & set(self.episodes.init_states)
+        gated = [i for i in self.interventions if i.name != "none" and i.threshold is None]
+        if gated and overlap:
+            raise ValueError(
+                f"calibration.init_states {sorted(overlap)} are also evaluated; thresholds must be "
+                "calibrated on held-out init states"
+            )
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        from mistvla.harness.envs.libero import LiberoEnvConfig
+
+        from_dict(LiberoEnvConfig, self.env, "env")  # every key and value checked now
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir.format(name=self.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+def _apply_override(data: dict[str, Any], assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects key=value, got {assignment!r}")
+    key, raw = assignment.split("=", 1)
+    value = yaml.safe_load(raw)
+    node: Any = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            node = node[int(part)]
+        else:
+            node = node.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Validate plain data (e.g. loaded YAML) plus ``key=value`` overrides into a :class:`RunConfig`."""
+    data = yaml.safe_load(yaml.safe_dump(data))  # deep copy, plain types
+    for assignment in overrides:
+        _apply_override(data, assignment)
+    if isinstance(data, dict) and isinstance(data.get("interventions"), list):
+        data["interventions"] = [InterventionConfig.from_yaml(i) for i in data["interventions"]]
+    return from_dict(RunConfig, data)
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read and validate a YAML run config."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{p}: not valid YAML: {err}") from err
+    return parse_config(data or {}, overrides)

@@ -1,0 +1,1 @@
+"""LIBERO as Gymnasium environments: setup, tasks, observations, termination, registration, collisions."""

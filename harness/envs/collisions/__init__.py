@@ -1,0 +1,1 @@
+"""The substep collision ledger and the body classes it sorts geoms into."""

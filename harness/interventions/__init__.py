@@ -1,0 +1,1 @@
+"""Interventions: how the harness reacts each step to a risk signal (registry in ``base``)."""

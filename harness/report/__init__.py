@@ -1,0 +1,1 @@
+"""Metrics, intervals, comparison tables and plots of a run."""

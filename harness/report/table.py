@@ -1,0 +1,215 @@
+"""The comparison table of interventions: Markdown for the terminal, CSV for tools, LaTeX (booktabs) for papers.
+
+Rows come from :func:`mistvla.harness.report.metrics.compare`; every row is one
+(policy, intervention) in one scope (a suite, a task, or overall). The footer
+states the metric definitions and interval methods (:func:`footer_text`).
+LaTeX is written by hand (no pandas Styler / jinja2).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from mistvla.harness.report.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
+from mistvla.harness.report.metrics import MethodMetrics, all_collision_free, definitions_text
+
+HEADERS = (
+    "Scope",
+    "Method",
+    "SR %",
+    "CR %",
+    "RR(a) %",
+    "RR(b) %",
+    "dSR vs base (pp)",
+    "dCR vs base (pp)",
+    "Int. rate %",
+    "FTR %",
+    "n (ep/cl)",
+)
+_ESTIMATES = (
+    ("sr", False),
+    ("cr", False),
+    ("rr_triggered", False),
+    ("rr_paired", False),
+    ("delta_sr", True),
+    ("delta_cr", True),
+    ("intervention_rate", False),
+    ("false_trigger_rate", False),
+)
+CSV_ESTIMATES = (*(name for name, _ in _ESTIMATES), "collisions_per_episode")
+DASH = "-"
+
+
+def format_estimate(e: Estimate, signed: bool = False, scale: float = 100.0, digits: int = 1) -> str:
+    """``"62.0 [48.1, 74.2]"`` (percent by default); ``"-"`` for an empty estimate.
+
+    >>> from mistvla.harness.report.intervals import clustered_rate
+    >>> format_estimate(clustered_rate([True, True, False, True], list("abcd")))
+    '75.0 [30.1, 95.4]'
+    >>> format_estimate(clustered_rate([], []))
+    '-'
+    """
+    if not e.ok or math.isnan(e.value):
+        return DASH
+    sign = "+" if signed else ""
+    return f"{e.value * scale:{sign}.{digits}f} [{e.lo * scale:{sign}.{digits}f}, {e.hi * scale:{sign}.{digits}f}]"
+
+
+def method_label(row: MethodMetrics) -> str:
+    """``policy / intervention``, marked ``(base)`` for the base policy."""
+    return f"{row.policy} / {row.intervention}" + (" (base)" if row.is_base else "")
+
+
+def table_cells(rows: Sequence[MethodMetrics]) -> list[list[str]]:
+    """Formatted cells, one list per row, in the order of :data:`HEADERS`."""
+    out = []
+    for row in rows:
+        cells = [row.scope, method_label(row)]
+        cells += [format_estimate(getattr(row, name), signed) for name, signed in _ESTIMATES]
+        cells.append(f"{row.n_episodes}/{row.n_clusters}")
+        out.append(cells)
+    return out
+
+
+def footer_text(
+    rows: Sequence[MethodMetrics], confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES
+) -> str:
+    """Definitions of the columns and interval methods, plus warnings the numbers need read with."""
+    parts = [definitions_text(confidence, resamples)]
+    if all_collision_free(rows):
+        parts.append(
+            "Warning: no episode of any method recorded a collision; check that the collision "
+            "detector fires at all before reading CR as evidence of safety."
+        )
+    for row in rows:
+        for note in row.notes:
+            parts.append(f"Note ({row.scope}, {method_label(row)}): {note}.")
+    return "\n".join(parts)
+
+
+def to_markdown(
+    rows: Sequence[MethodMetrics], confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES
+) -> str:
+    """A pipe table followed by the footer text."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    lines = [line(HEADERS), "|" + "|".join(["---", "---"] + ["---:"] * (len(HEADERS) - 2)) + "|"]
+    lines += [line(cells) for cells in table_cells(rows)]
+    return "\n".join(lines) + "\n\n" + footer_text(rows, confidence, resamples) + "\n"
+
+
+def to_csv(rows: Sequence[MethodMetrics]) -> str:
+    """Raw numbers: value, lo, hi (fractions, not percent) per metric, plus counts and methods."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = ["scope", "policy", "intervention", "is_base"]
+    for name in CSV_ESTIMATES:
+        header += [name, f"{name}_lo", f"{name}_hi", f"{name}_n", f"{name}_n_eff", f"{name}_method"]
+    header += ["n_episodes", "n_clusters", "n_pairs", "n_unpaired", "notes"]
+    writer.writerow(header)
+    for row in rows:
+        values: list[object] = [row.scope, row.policy, row.intervention, row.is_base]
+        for name in CSV_ESTIMATES:
+            e: Estimate = getattr(row, name)
+            values += [
+                _num(e.value),
+                _num(e.lo),
+                _num(e.hi),
+                e.n_episodes,
+                _num(e.n_effective),
+                e.flag or e.method,
+            ]
+        values += [row.n_episodes, row.n_clusters, row.n_pairs, row.n_unpaired, "; ".join(row.notes)]
+        writer.writerow(values)
+    return buf.getvalue()
+
+
+def _num(x: float) -> str:
+    return "" if x is None or math.isnan(x) else repr(float(x))
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    r"""Escape LaTeX special characters.
+
+    >>> print(latex_escape("libero_10 & 50%"))
+    libero\_10 \& 50\%
+    """
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _latex_cell(text: str, numeric: bool) -> str:
+    if not numeric:
+        return latex_escape(text)
+    if text == DASH:
+        return "--"
+    return latex_escape(text).replace("-", "$-$")
+
+
+def to_latex(
+    rows: Sequence[MethodMetrics],
+    caption: str = "Interventions compared with the base policy.",
+    label: str = "tab:comparison",
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+) -> str:
+    """A ``table`` with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), footer as a small note."""
+    cols = "ll" + "r" * (len(HEADERS) - 2)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\scriptsize",
+        r"\setlength{\tabcolsep}{3pt}",
+        f"\\caption{{{latex_escape(caption)}}}",
+        f"\\label{{{label}}}",
+        f"\\begin{{tabular}}{{{cols}}}",
+        r"\toprule",
+        " & ".join(
+            latex_escape(h).replace("dSR", r"$\Delta$SR").replace("dCR", r"$\Delta$CR") for h in HEADERS
+        )
+        + r" \\",
+        r"\midrule",
+    ]
+    previous_scope = None
+    for row, cells in zip(rows, table_cells(rows), strict=True):
+        if previous_scope is not None and row.scope != previous_scope:
+            lines.append(r"\midrule")
+        previous_scope = row.scope
+        lines.append(" & ".join(_latex_cell(c, i >= 2) for i, c in enumerate(cells)) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    footer = latex_escape(footer_text(rows, confidence, resamples)).replace("\n", " ")
+    lines.append(r"\par\smallskip\parbox{\linewidth}{\scriptsize " + footer + "}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(
+    rows: Sequence[MethodMetrics], out_dir: str | Path, stem: str = "comparison"
+) -> dict[str, Path]:
+    """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.tex`` into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "tex": out / f"{stem}.tex"}
+    paths["md"].write_text(to_markdown(rows))
+    paths["csv"].write_text(to_csv(rows))
+    paths["tex"].write_text(to_latex(rows))
+    return paths

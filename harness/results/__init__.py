@@ -1,0 +1,1 @@
+"""The results store: schema, manifest, Parquet episodes and steps, hidden-state shards."""

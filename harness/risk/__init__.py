@@ -1,0 +1,1 @@
+"""Risk sources: a scalar (and per-dimension) risk each step (registry in ``base``)."""

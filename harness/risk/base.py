@@ -1,0 +1,102 @@
+"""The risk-source contract and registry: a scalar risk (and optionally one per action dimension) each step.
+
+A risk source is reset with the env at each episode start and asked for the
+step's risk from the observation before the policy acts. Each kind declares
+its own config dataclass (``Config``), validated from the run config's
+``risk.params``, and what it offers (``per_dim``) and needs
+(``needs_privileged``), so that incompatible runs are refused before anything
+runs.
+
+>>> src = make_risk_source(RiskConfig("constant", {"value": 0.3}))
+>>> src.reset(env=None)
+>>> src.risk(obs={}).score
+0.3
+>>> make_risk_source(RiskConfig("constant", {"valu": 0.3}))
+Traceback (most recent call last):
+...
+mistvla.harness.errors.ConfigError: risk.params.valu: unknown key (known: value)
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mistvla.harness.config.typed import from_dict
+from mistvla.harness.registry import LazyRegistry
+
+
+@dataclass
+class RiskSignal:
+    """A step's risk: a scalar gate score and optionally one score per action dimension."""
+
+    score: float
+    per_dim: np.ndarray | None = None
+
+
+@dataclass
+class RiskConfig:
+    """``risk:`` in a run config: the registered source's name and its parameters."""
+
+    source: str = "oracle"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source not in RISK_SOURCES:
+            raise ValueError(
+                f"unknown risk source {self.source!r}; known: {', '.join(RISK_SOURCES.names())} "
+                "(or a 'package.module:Class' name)"
+            )
+
+
+@dataclass
+class NoParams:
+    """A kind without parameters."""
+
+
+class RiskSource(abc.ABC):
+    """Interface: ``reset(env)`` at each episode start, ``risk(obs)`` before each policy step."""
+
+    Config: ClassVar[type] = NoParams
+    per_dim: ClassVar[bool] = False
+    """True when :attr:`RiskSignal.per_dim` is filled (needed by ``damp`` and ``steer``)."""
+    needs_privileged: ClassVar[bool] = False
+    """True when the source reads simulator state (the env is then built with privileged observations)."""
+
+    def __init__(self, config: Any = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    @abc.abstractmethod
+    def reset(self, env: Any) -> None: ...
+
+    @abc.abstractmethod
+    def risk(self, obs: dict[str, Any]) -> RiskSignal: ...
+
+
+RISK_SOURCES = LazyRegistry(
+    "risk source",
+    {
+        "oracle": ("mistvla.harness.risk.oracle:ClearanceOracle", None),
+        "constant": ("mistvla.harness.risk.constant:ConstantRisk", None),
+    },
+)
+
+
+def risk_source_class(name: str) -> type[RiskSource]:
+    cls = RISK_SOURCES.resolve(name)
+    if not (isinstance(cls, type) and issubclass(cls, RiskSource)):
+        raise TypeError(f"risk source {name!r} resolves to {cls!r}, which is not a RiskSource")
+    return cls
+
+
+def risk_options(config: RiskConfig) -> Any:
+    """The source's own config object from ``risk.params`` (errors name the field)."""
+    return from_dict(risk_source_class(config.source).Config, config.params, "risk.params")
+
+
+def make_risk_source(config: RiskConfig) -> RiskSource:
+    """Build the risk source named in ``config`` with its validated params."""
+    return risk_source_class(config.source)(risk_options(config))

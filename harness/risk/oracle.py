@@ -1,0 +1,92 @@
+"""The clearance oracle: risk from the robot's distance to what it must not hit.
+
+:class:`ClearanceOracle` reads simulator state: the clearance between the
+robot (arm and gripper collision geoms) and everything it must not hit (table,
+fixtures, non-target objects, floor and walls). Risk rises linearly from 0 at
+``clearance >= margin`` to 1 at contact. The per-dimension risk puts that
+score on the translation axes in proportion to the direction of the nearest
+obstacle (rotation and gripper dimensions get 0).
+
+The learned risk predictor (from hidden states) implements the same
+interface (:mod:`mistvla.harness.risk.base`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from mistvla.harness.envs.collisions.body_classes import BodyClass, classify_env
+from mistvla.harness.risk.base import RiskSignal, RiskSource
+
+OBSTACLE_CLASSES = (BodyClass.TABLE, BodyClass.FIXTURE, BodyClass.OBJECT, BodyClass.WORLD)
+
+
+@dataclass
+class OracleConfig:
+    margin: float = 0.05
+    """Clearance in metres at which risk starts to rise from 0 (it is 1 at contact)."""
+
+    def __post_init__(self) -> None:
+        if self.margin <= 0:
+            raise ValueError(f"margin must be > 0 metres, got {self.margin}")
+
+
+class ClearanceOracle(RiskSource):
+    """Risk from the robot's clearance to non-target geometry (privileged simulator state)."""
+
+    Config = OracleConfig
+    per_dim = True
+    needs_privileged = True
+
+    def __init__(self, config: OracleConfig | None = None) -> None:
+        super().__init__(config)
+        self.margin = float(self.config.margin)
+        self._fromto = np.zeros(6)
+
+    def reset(self, env: Any) -> None:
+        """Bind to a :class:`~mistvla.harness.envs.libero.LiberoEnv` after its reset."""
+        rs = env.unwrapped_libero.env
+        self._model = rs.sim.model._model
+        self._data = rs.sim.data._data
+        classes = classify_env(rs)
+        collidable = (self._model.geom_contype != 0) | (self._model.geom_conaffinity != 0)
+        robot = np.isin(classes.geom_class, [int(BodyClass.ARM), int(BodyClass.GRIPPER)])
+        obstacle = np.isin(classes.geom_class, [int(c) for c in OBSTACLE_CLASSES])
+        self._robot = np.flatnonzero(robot & collidable)
+        self._obstacle = np.flatnonzero(obstacle & collidable)
+        planes = self._model.geom_type[self._obstacle] == mujoco.mjtGeom.mjGEOM_PLANE
+        self._planes = self._obstacle[planes]
+        self._solids = self._obstacle[~planes]
+
+    def clearance(self) -> tuple[float, np.ndarray]:
+        """Smallest robot-obstacle distance (capped at ``margin``) and its unit direction."""
+        m, d = self._model, self._data
+        best, direction = self.margin, np.zeros(3)
+        r_pos = d.geom_xpos[self._robot]
+        r_rad = m.geom_rbound[self._robot]
+        o_pos = d.geom_xpos[self._solids]
+        o_rad = m.geom_rbound[self._solids]
+        # Bounding spheres prune pairs that cannot come within the margin.
+        gap = np.linalg.norm(r_pos[:, None, :] - o_pos[None, :, :], axis=-1) - r_rad[:, None] - o_rad[None, :]
+        ri, oi = np.nonzero(gap < self.margin)
+        pairs = [(self._robot[i], self._solids[j]) for i, j in zip(ri, oi, strict=True)]
+        pairs += [(r, p) for r in self._robot for p in self._planes]
+        for g1, g2 in pairs:
+            dist = mujoco.mj_geomDistance(m, d, int(g1), int(g2), self.margin, self._fromto)
+            if dist < best:
+                best = dist
+                vec = self._fromto[3:] - self._fromto[:3]
+                norm = np.linalg.norm(vec)
+                direction = vec / norm if norm > 1e-9 else np.array([0.0, 0.0, -1.0])
+        return float(best), direction
+
+    def risk(self, obs: dict[str, Any]) -> RiskSignal:
+        dist, direction = self.clearance()
+        score = float(np.clip(1.0 - dist / self.margin, 0.0, 1.0))
+        per_dim = np.zeros(7, dtype=np.float32)
+        per_dim[:3] = score * np.abs(direction)
+        return RiskSignal(score, per_dim)

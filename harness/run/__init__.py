@@ -1,0 +1,1 @@
+"""Running a config: plan, calibration, episode runner, worker processes, orchestration."""

@@ -1,0 +1,61 @@
+"""Everything about a run that can be checked before an episode runs or a file is written.
+
+A refused config leaves nothing behind: :func:`check_run` runs before the run
+directory is created, and each problem is one :class:`~mistvla.harness.errors.ConfigError`
+naming the field.
+
+>>> from mistvla.harness.config.run import parse_config
+>>> cfg = parse_config({"name": "t", "policy": {"name": "scripted"},
+...                     "episodes": {"suite": "libero_spatial", "tasks": [0], "init_states": [0]},
+...                     "interventions": [{"name": "none"}, {"name": "damp"}],
+...                     "risk": {"source": "oracle"}})
+>>> check_run(cfg)
+>>> bad = parse_config({**cfg.to_dict(), "interventions": [{"name": "none"},
+...                     {"name": "steer", "steering": "nowhere"}]})
+>>> check_run(bad)
+Traceback (most recent call last):
+...
+mistvla.harness.errors.ConfigError: interventions[1]: 'steer' acts through hook points, and policy 'scripted' has none (it is not a HookedPolicy)
+"""
+
+from __future__ import annotations
+
+from mistvla.harness.config.policy import policy_kwargs
+from mistvla.harness.config.run import RunConfig
+from mistvla.harness.errors import ConfigError
+from mistvla.harness.interventions.base import intervention_class
+from mistvla.harness.risk.base import risk_options, risk_source_class
+from mistvla.harness.run.plan import run_tasks
+
+
+def check_run(cfg: RunConfig) -> None:
+    """Raise :class:`ConfigError` for the first problem found; return None when the run can start."""
+    from mistvla.policies.base import HookedPolicy
+    from mistvla.policies.registry import resolve
+
+    run_tasks(cfg)
+    policy_kwargs(cfg.policy.name, cfg.policy.params)
+    policy_cls = resolve(cfg.policy.name)
+    risk_options(cfg.risk)
+    risk_cls = risk_source_class(cfg.risk.source)
+    for i, icfg in enumerate(cfg.interventions):
+        kind = intervention_class(icfg.name)
+        where = f"interventions[{i}]"
+        if kind.needs_hooks and not issubclass(policy_cls, HookedPolicy):
+            raise ConfigError(
+                f"{where}: {icfg.name!r} acts through hook points, and policy {cfg.policy.name!r} has none "
+                "(it is not a HookedPolicy)"
+            )
+        if kind.needs_per_dim and not risk_cls.per_dim:
+            raise ConfigError(
+                f"{where}: {icfg.name!r} needs a per-dimension risk vector, and risk source "
+                f"{cfg.risk.source!r} gives only a scalar"
+            )
+        steering = getattr(icfg.options, "steering", None)
+        if steering is not None:
+            from mistvla.harness.interventions.steer import load_dimension_specs
+
+            try:
+                load_dimension_specs(steering)
+            except ConfigError as err:
+                raise ConfigError(f"{where}.{err}") from None

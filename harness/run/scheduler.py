@@ -1,0 +1,96 @@
+"""Orchestrating a run: check, calibrate, execute every missing episode into the results store.
+
+``run(cfg)`` is resumable: episodes already complete in the store are not run
+again, and the thresholds of an interrupted calibration are not recomputed
+once written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from mistvla.harness.config.run import RunConfig
+from mistvla.harness.results.atomic import atomic_write
+from mistvla.harness.results.store import ResultsStore
+from mistvla.harness.run.calibration import saved_thresholds, write_thresholds
+from mistvla.harness.run.checks import check_run
+from mistvla.harness.run.episode import EpisodeResult
+from mistvla.harness.run.plan import EpisodeSpec, plan_episodes
+from mistvla.harness.run.workers import execute
+
+
+def write_video(store: ResultsStore, result: EpisodeResult, fps: int = 20) -> str:
+    """Write the episode's frames as an mp4 (atomically) and return its path relative to the run."""
+    import imageio.v2 as imageio
+
+    from mistvla.harness.results.identity import EpisodeId
+
+    path = store.video_path(EpisodeId.from_record(result.record).key)
+
+    def write(tmp: Path) -> None:
+        with imageio.get_writer(tmp, fps=fps, macro_block_size=1, format="FFMPEG") as writer:
+            for frame in result.frames:
+                writer.append_data(frame)
+
+    atomic_write(path, write, suffix=".mp4")
+    return str(path.relative_to(store.run_dir))
+
+
+def _run_into(
+    store: ResultsStore,
+    cfg: RunConfig,
+    specs: list[EpisodeSpec],
+    thresholds: dict[str, Any],
+    workers: int,
+    desc: str,
+    progress: bool,
+) -> None:
+    done = store.completed_keys()
+    todo = [s for s in specs if s.key not in done]
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=desc, unit="ep", disable=not progress)
+    for result in execute(cfg, todo, thresholds, workers):
+        if result.frames:
+            result.record["video_path"] = write_video(store, result)
+        store.write_episode(result.record, result.steps, result.hidden or None)
+        bar.set_postfix_str(f"{result.record['intervention']} {result.record['termination_reason']}")
+        bar.update(1)
+    bar.close()
+
+
+def calibrate(cfg: RunConfig, run_dir: Path, workers: int, progress: bool = True) -> dict[str, float | None]:
+    """Thresholds per intervention label (see :mod:`~mistvla.harness.run.calibration`)."""
+    saved = saved_thresholds(cfg, run_dir)
+    if saved is not None:
+        return saved
+    specs = plan_episodes(cfg, calibration=True)
+    with ResultsStore.open(run_dir / "calibration", {"run": identity(cfg), "phase": "calibration"}) as store:
+        _run_into(store, cfg, specs, {"none": None}, workers, "calibration", progress)
+        episodes = store.episodes().to_pylist()
+    return write_thresholds(cfg, run_dir, episodes)
+
+
+def identity(cfg: RunConfig) -> dict[str, Any]:
+    """The config that decides results: everything but the worker count (results do not depend on it)."""
+    data = cfg.to_dict()
+    data.pop("workers")
+    return data
+
+
+def run(cfg: RunConfig, workers: int | None = None, progress: bool = True) -> Path:
+    """Check, calibrate (if needed) and run every missing episode of ``cfg``; returns the run directory.
+
+    Everything that can be checked without running an episode is checked before
+    the run directory is created or touched (:func:`~mistvla.harness.run.checks.check_run`).
+    """
+    check_run(cfg)
+    run_dir = cfg.run_dir
+    workers = workers or cfg.workers
+    workers = max(1, min(workers, os.cpu_count() or 1))
+    with ResultsStore.open(run_dir, identity(cfg)) as store:
+        thresholds = calibrate(cfg, run_dir, workers, progress)
+        _run_into(store, cfg, plan_episodes(cfg), thresholds, workers, "episodes", progress)
+    return run_dir

@@ -1,0 +1,145 @@
+"""The worker side of a run: one env per task, one policy per process, episodes streamed back.
+
+Every episode depends only on its :class:`~mistvla.harness.run.plan.EpisodeSpec`
+(env reset seeded, policy and intervention reseeded per episode, soft resets
+proven identical to hard ones), so results are identical whatever the worker
+count or the order in which episodes finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from multiprocessing import get_context
+from typing import Any
+
+from mistvla.harness.config.run import RunConfig, parse_config
+from mistvla.harness.interventions.base import make_intervention
+from mistvla.harness.risk.base import make_risk_source
+from mistvla.harness.run.episode import EpisodeResult, run_episode
+from mistvla.harness.run.plan import EpisodeSpec, partition_by_task
+
+_WORKER: dict[str, Any] = {}
+
+
+def env_config(cfg: RunConfig, requirements: Any) -> Any:
+    """The env's config: the YAML ``env:`` section over what the policy and the risk source consume."""
+    from mistvla.harness.config.typed import from_dict
+    from mistvla.harness.envs.libero import LiberoEnvConfig
+    from mistvla.harness.risk.base import risk_source_class
+
+    data = dict(cfg.env)
+    cameras = data.get("cameras")
+    cameras = list(requirements.cameras) if cameras is None else list(cameras)
+    if cfg.video and not cameras:
+        cameras = ["agentview"]  # rendered only for the video
+    data["cameras"] = cameras
+    if data.get("image_size") is None:
+        data["image_size"] = requirements.image_size
+    needs = requirements.privileged or risk_source_class(cfg.risk.source).needs_privileged
+    data["privileged"] = bool(data.get("privileged", False) or needs)
+    return from_dict(LiberoEnvConfig, data, "env")
+
+
+def _setup(cfg_data: dict[str, Any], threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    _WORKER.clear()
+    _WORKER["cfg"] = parse_config(cfg_data)
+    _WORKER["envs"] = {}
+
+
+def _policy() -> Any:
+    if "policy" not in _WORKER:
+        from mistvla.policies.registry import make_policy
+
+        cfg: RunConfig = _WORKER["cfg"]
+        _WORKER["policy"] = make_policy(cfg.policy.name, **cfg.policy.params)
+    return _WORKER["policy"]
+
+
+def _env(task_index: int) -> Any:
+    envs = _WORKER["envs"]
+    if task_index not in envs:
+        from mistvla.harness.envs.libero import LiberoEnv
+
+        cfg: RunConfig = _WORKER["cfg"]
+        config = env_config(cfg, _policy().requirements)
+        for old in envs.values():  # one env alive per worker keeps memory flat
+            old.close()
+        envs.clear()
+        envs[task_index] = LiberoEnv(cfg.episodes.suite, task_index, config=config)
+    return envs[task_index]
+
+
+def _run_one(spec: EpisodeSpec, thresholds: dict[str, float | None]) -> EpisodeResult:
+    cfg: RunConfig = _WORKER["cfg"]
+    label = spec.id.intervention
+    icfg = next(i for i in cfg.interventions if i.display == label)
+    intervention = make_intervention(icfg, thresholds.get(label))
+    risk = make_risk_source(cfg.risk)
+    env = _env(spec.id.task_index)
+    camera = env.config.cameras[0] if cfg.video else None
+    return run_episode(env, _policy(), intervention, risk, spec, video_camera=camera)
+
+
+def _worker_main(
+    cfg_data: dict[str, Any], specs: list[EpisodeSpec], thresholds: dict[str, Any], queue: Any
+) -> None:
+    try:
+        _setup(cfg_data, 1)
+        for spec in specs:
+            queue.put(("ok", _run_one(spec, thresholds)))
+    except BaseException as err:  # reported to the parent, which stops the run
+        queue.put(("error", f"{type(err).__name__}: {err}"))
+    finally:
+        queue.put(("done", None))
+
+
+def execute(
+    cfg: RunConfig, specs: list[EpisodeSpec], thresholds: dict[str, float | None], workers: int
+) -> Iterator[EpisodeResult]:
+    """Run ``specs``, yielding each result as soon as it finishes (in any order).
+
+    With several workers, each worker process gets whole tasks
+    (:func:`~mistvla.harness.run.plan.partition_by_task`) and streams its
+    episodes back one by one, so the parent writes every finished episode immediately.
+    """
+    if not specs:
+        return
+    if workers <= 1:
+        _setup(cfg.to_dict(), None)
+        try:
+            for spec in specs:
+                yield _run_one(spec, thresholds)
+        finally:
+            for env in _WORKER.get("envs", {}).values():
+                env.close()
+            _WORKER.clear()
+        return
+    # spawn, not fork: a parent that has stepped an env holds thread pools (numba,
+    # OpenMP) whose locks a forked child inherits mid-use and deadlocks on.
+    ctx = get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker_main, args=(cfg.to_dict(), part, thresholds, queue), daemon=True)
+        for part in partition_by_task(specs, workers)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        running = len(procs)
+        while running:
+            kind, payload = queue.get()
+            if kind == "ok":
+                yield payload
+            elif kind == "error":
+                raise RuntimeError(f"a worker process failed: {payload}")
+            else:
+                running -= 1
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join()

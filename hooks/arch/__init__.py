@@ -1,0 +1,1 @@
+"""Per-architecture hook tables (canonical names -> module paths), loaded lazily by name."""

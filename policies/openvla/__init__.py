@@ -1,0 +1,1 @@
+"""OpenVLA adapter: loading, preprocessing, action decoding, the policy."""

@@ -1,0 +1,1 @@
+"""The scripted expert: BDDL goals, grasps, perturbations, the closed-loop policy."""
