@@ -38,6 +38,18 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa'; then
   fi
 fi
 
+# 1b. The test path renders the HTML report in a real headless browser: Debian's chromium.
+if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    echo "install.sh: installing chromium (headless browser for the report tests)"
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "install.sh: warning: no chromium and no apt-get; the browser tests will fail" >&2
+  fi
+fi
+
 # 2. The virtual environment, keyed by the dependency set.
 # Only what decides the installed packages goes into the key, so editing code or
 # docs (or pyproject's tool sections) reuses the environment.
