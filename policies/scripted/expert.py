@@ -77,6 +77,8 @@ class ScriptedExpert(Policy):
         self.episode_perturbation: EpisodePerturbation | None = None
         self.phase = "done"
         self.phase_log: list[tuple[int, str]] = []
+        self.last_clean_action: np.ndarray | None = None
+        """The last action before ``action_noise``: the label of DART-style demonstrations."""
 
     # ---------------------------------------------------------------- setup
     def bind(self, env: Any) -> TaskSpec:  # type: ignore[override]
@@ -179,6 +181,7 @@ class ScriptedExpert(Policy):
         self._phase_t += 1  # 1 on the first step of a phase
         action = self._act(obs)
         self.t += 1
+        self.last_clean_action = np.clip(action, -1.0, 1.0).astype(np.float32)  # before action_noise
         p = self.episode_perturbation
         if p.action_noise > 0:
             action[:6] += self._noise.normal(0.0, p.action_noise, 6)
