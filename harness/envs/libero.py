@@ -145,9 +145,11 @@ class LiberoEnv(gym.Env):
                 f"max_episode_steps={self.max_steps} to gymnasium.make as well"
             )
         options = dict(options or {})
-        unknown = set(options) - {"init_state"}
+        unknown = set(options) - {"init_state", "before_warmup"}
         if unknown:
-            raise InvalidResetError(f"unknown reset option(s) {sorted(unknown)}; known: ['init_state']")
+            raise InvalidResetError(
+                f"unknown reset option(s) {sorted(unknown)}; known: ['before_warmup', 'init_state']"
+            )
         episode_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31 - 1))
         n_states = len(self.init_states)
         init_state = options.get("init_state")
@@ -174,6 +176,13 @@ class LiberoEnv(gym.Env):
         self._needs_hard_reset = False
         self._bodies = self._body_ids()
         self._ledger.attach(rs)
+        # Perturbation wrappers change the restored scene here (callables taking this env).
+        hooks = list(options.get("before_warmup", ()))
+        for hook in hooks:
+            hook(self)
+        if hooks and not self.config.warmup_steps:
+            rs.sim.forward()
+            raw = rs._get_observations(force_update=True)
         for _ in range(self.config.warmup_steps):
             raw, _, _, _ = rs.step(NOOP_ACTION)
         self._ledger.reset()
