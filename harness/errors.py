@@ -63,3 +63,11 @@ class RunLockedError(MistvlaError, RuntimeError):
 
 class StoreError(MistvlaError, RuntimeError):
     """A results store or run directory is missing, damaged or inconsistent; the message names the file."""
+
+
+class LabelError(MistvlaError, ValueError):
+    """Risk labels disagree with episode outcomes, or a horizon/type has too few positives to train on."""
+
+
+class TrainingError(MistvlaError, RuntimeError):
+    """A risk-predictor training run failed a sanity check (constant predictor, F1 = 0 while the loss falls)."""
