@@ -1,8 +1,9 @@
 """The ``mistvla`` command line.
 
 ``mistvla run CONFIG`` runs an experiment (resumable) and prints its
-comparison table; ``mistvla report RUN_DIR`` prints and writes the table of a
-run; ``mistvla tasks [SUITE]`` lists suites, tasks and instructions;
+comparison table; ``mistvla report RUN_DIR [--html]`` prints and writes the table
+(and the HTML page) of a run; ``mistvla compare RUN_A RUN_B --out DIR`` writes one
+page across runs; ``mistvla tasks [SUITE]`` lists suites, tasks and instructions;
 ``mistvla rollout SUITE TASK`` runs one episode of a simple policy.
 """
 
@@ -79,7 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.set or [])
     print(f"mistvla: run {cfg.name!r} -> {cfg.run_dir}", file=sys.stderr)
     run_dir = run(cfg, workers=args.workers, progress=not args.quiet)
-    text, paths = report(run_dir, by=args.by, seed=cfg.seed)
+    text, paths = report(run_dir, by=args.by, seed=cfg.seed, html=True)
     print(text)
     print("written: " + ", ".join(str(p) for p in paths.values()))
     return 0
@@ -88,9 +89,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from mistvla.harness.report.build import report
 
-    text, paths = report(args.run_dir, by=args.by)
+    text, paths = report(args.run_dir, by=args.by, html=args.html)
     print(text)
     print("written: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from mistvla.harness.report.html.page import write_report_html
+
+    path = write_report_html(args.run_dirs, args.out, by=args.by)
+    print(f"written: {path}")
     return 0
 
 
@@ -109,7 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="print and write the comparison table of a run directory")
     p.add_argument("run_dir")
     p.add_argument("--by", choices=["suite", "task"], default="suite")
+    p.add_argument("--html", action="store_true", help="also write the self-contained page report/index.html")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("compare", help="one HTML report across runs, paired on shared episodes")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the first run is the reference")
+    p.add_argument("--out", required=True, help="folder for index.html (and copied videos)")
+    p.add_argument("--by", choices=["suite", "task"], default="suite")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("tasks", help="list LIBERO suites, tasks and instructions")
     p.add_argument("suite", nargs="?", choices=SUITES, help="only this suite")
