@@ -1,4 +1,11 @@
-"""Turn a run directory into the comparison table (terminal Markdown, CSV, LaTeX, PNG)."""
+"""Turn a run directory into its report: ``report/comparison.{md,csv,tex,png}``, ``eval_info.json``, HTML.
+
+:func:`report` returns the compact terminal table (per suite and overall, or
+per task; :func:`~mistvla.harness.report.table.to_terminal`); the full table
+with every column and the definitions goes to ``comparison.md``. With
+``html=True`` it also writes the self-contained page ``report/index.html``
+(:mod:`mistvla.harness.report.html.page`).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from mistvla.harness.errors import StoreError
+from mistvla.harness.report.eval_info import EVAL_INFO_FILE, write_eval_info
 from mistvla.harness.report.metrics import compare
 from mistvla.harness.report.plot import plot_comparison
-from mistvla.harness.report.table import to_markdown, write_tables
+from mistvla.harness.report.table import drop_duplicate_overall, to_markdown, to_terminal, write_tables
 from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.run.calibration import THRESHOLDS_FILE
 
 
-def report(run_dir: str | Path, by: str | None = "suite", seed: int = 0) -> tuple[str, dict[str, Path]]:
-    """Compute every metric of the run, write ``report/comparison.{md,csv,tex,png}``; return the Markdown."""
+def report(
+    run_dir: str | Path, by: str | None = "suite", seed: int = 0, html: bool = False
+) -> tuple[str, dict[str, Path]]:
+    """Compute every metric of the run, write the report files; return the terminal text and the paths."""
     root = Path(run_dir)
     if not (root / "manifest.json").is_file():
         raise StoreError(f"{root} is not a mistvla run directory (no manifest.json)")
@@ -27,12 +37,19 @@ def report(run_dir: str | Path, by: str | None = "suite", seed: int = 0) -> tupl
     out = root / "report"
     paths = write_tables(rows, out)
     paths["png"] = plot_comparison(
-        rows, out / "comparison.png", title=store.manifest.get("config", {}).get("name")
+        drop_duplicate_overall(rows),
+        out / "comparison.png",
+        title=store.manifest.get("config", {}).get("name"),
     )
-    text = to_markdown(rows)
     header = _header(root, store.manifest, episodes.num_rows)
-    (out / "comparison.md").write_text(header + text)
-    return header + text, paths
+    (out / "comparison.md").write_text(header + to_markdown(rows))
+    paths["eval_info"] = write_eval_info(episodes, root / EVAL_INFO_FILE)  # where LeRobot puts it
+    if html:
+        from mistvla.harness.report.html.page import write_report_html
+
+        paths["html"] = write_report_html([root], out, by=by, seed=seed)
+    text = header + to_terminal(rows) + f"\nAll columns and the definitions: {paths['md']}\n"
+    return text, paths
 
 
 def _header(root: Path, manifest: dict[str, Any], n: int) -> str:

@@ -40,6 +40,8 @@ _ESTIMATES = (
     ("intervention_rate", False),
     ("false_trigger_rate", False),
 )
+ESTIMATE_COLUMNS = _ESTIMATES
+"""(MethodMetrics attribute, signed) of the numeric columns of :data:`HEADERS`, in order."""
 CSV_ESTIMATES = (*(name for name, _ in _ESTIMATES), "collisions_per_episode")
 DASH = "-"
 
@@ -102,6 +104,55 @@ def to_markdown(
     lines = [line(HEADERS), "|" + "|".join(["---", "---"] + ["---:"] * (len(HEADERS) - 2)) + "|"]
     lines += [line(cells) for cells in table_cells(rows)]
     return "\n".join(lines) + "\n\n" + footer_text(rows, confidence, resamples) + "\n"
+
+
+COMPACT_HEADERS = ("Scope", "Method", "SR %", "CR %", "RR(b) %", "dSR pp", "dCR pp", "n")
+_COMPACT = (("sr", False), ("cr", False), ("rr_paired", False), ("delta_sr", True), ("delta_cr", True))
+
+
+def drop_duplicate_overall(rows: Sequence[MethodMetrics]) -> list[MethodMetrics]:
+    """Drop the ``overall`` rows when one other scope holds exactly the same episodes (one suite)."""
+    scopes = {r.scope for r in rows} - {"overall"}
+    if len(scopes) != 1:
+        return list(rows)
+    (only,) = scopes
+    count = {(r.scope, r.policy, r.intervention): r.n_episodes for r in rows}
+    same = all(
+        count.get((only, r.policy, r.intervention)) == r.n_episodes for r in rows if r.scope == "overall"
+    )
+    return [r for r in rows if r.scope != "overall"] if same else list(rows)
+
+
+def to_terminal(rows: Sequence[MethodMetrics]) -> str:
+    """The compact table for the terminal: SR, CR, RR(b), paired deltas and n; no duplicate scope.
+
+    The full table with every column and the definitions is ``comparison.md``.
+    """
+    rows = drop_duplicate_overall(rows)
+    body = [
+        [
+            row.scope,
+            method_label(row),
+            *(format_estimate(getattr(row, name), signed) for name, signed in _COMPACT),
+            f"{row.n_episodes}/{row.n_clusters}",
+        ]
+        for row in rows
+    ]
+    widths = [max(len(c[i]) for c in [list(COMPACT_HEADERS), *body]) for i in range(len(COMPACT_HEADERS))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    out = [line(COMPACT_HEADERS), "  ".join("-" * w for w in widths)]
+    previous = None
+    for row, cells in zip(rows, body, strict=True):
+        if previous is not None and row.scope != previous:
+            out.append("")
+        previous = row.scope
+        out.append(line(cells))
+    return "\n".join(out) + "\n"
 
 
 def to_csv(rows: Sequence[MethodMetrics]) -> str:

@@ -1,0 +1,1 @@
+"""The self-contained HTML report of one run or several: ``report/index.html`` (see ``docs/report.md``)."""

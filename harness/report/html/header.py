@@ -1,0 +1,68 @@
+"""The header section: run name, provenance (git, packages, seeds), thresholds and how they were set, config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from mistvla.harness.report.html.data import ReportData, RunData
+from mistvla.harness.report.html.section import SectionOutput, esc
+
+
+def calibration_text(run: RunData) -> str:
+    """One sentence per threshold: its value and where it came from (config or calibration)."""
+    parts = []
+    record = run.thresholds_record
+    calibrated = set((record or {}).get("interventions") or [])
+    for label, value in run.thresholds().items():
+        if value is None:
+            continue
+        if label in calibrated and record is not None:
+            parts.append(
+                f"{label}: {value:.3f}, calibrated = {record['quantile']:g}-quantile of the {record['statistic']} "
+                f"(n={record['n_clean']} of {record['n_episodes']}, init states {record['init_states']}, "
+                f"{record['risk_source']} risk)"
+            )
+        else:
+            parts.append(f"{label}: {value:.3f}, given in the config")
+    return "; ".join(parts) if parts else "no gated intervention"
+
+
+def _kv_table(items: list[tuple[str, Any]]) -> str:
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items)
+    return f'<table class="kv">{rows}</table>'
+
+
+def _run_block(run: RunData) -> str:
+    m = run.manifest
+    git = m.get("git") or {}
+    commit = git.get("commit") or "unknown"
+    if git.get("dirty"):
+        commit += " (dirty tree)"
+    n = len(run.episodes)
+    methods = sorted({(e["policy"], e["intervention"]) for e in run.episodes})
+    items = [
+        ("run directory", str(run.root)),
+        ("created", m.get("created_utc", "")),
+        ("episodes", f"{n} finished ({len(methods)} methods)"),
+        ("git commit", f"{commit} ({git.get('branch') or '?'})"),
+        ("seeds", m.get("seeds")),
+        ("thresholds", calibration_text(run)),
+        ("python / platform", f"{m.get('python', '?')} / {m.get('platform', '?')}"),
+    ]
+    packages = ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)
+    items.append(("packages", packages))
+    config = yaml.safe_dump(run.config, sort_keys=False)
+    return (
+        f"<h3>{esc(run.name)}</h3>"
+        + _kv_table(items)
+        + f"<details><summary>config (hash {esc(str(m.get('config_hash', ''))[:12])})</summary>"
+        + f"<pre>{esc(config)}</pre></details>"
+    )
+
+
+def header_section(data: ReportData) -> SectionOutput:
+    """Provenance of every run of the page."""
+    body = "".join(_run_block(r) for r in data.runs)
+    return SectionOutput("Runs", body, data={"runs": [r.name for r in data.runs]})
