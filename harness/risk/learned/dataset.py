@@ -1,0 +1,213 @@
+"""A risk-predictor dataset over stored runs: a step index and labels; hidden states stay memory-mapped.
+
+:func:`build_dataset` reads the episode and step records of one or more run
+directories, labels every step (:mod:`.labels`), validates the labels
+(:mod:`.validation`) and writes a small dataset directory::
+
+    meta.json        point, position, label spec, runs, models (hidden size, rows), validation
+    index.parquet    one row per step: run, episode, model, task, step, outcome, proprio, actions, risk
+    labels.npy       (rows, horizons, types) int8 (-1: masked)
+    dims.npy         (rows, 7) int8 per-dimension labels (-1: no collision ahead)
+    validation.txt   the label validation table
+
+The hidden states are *not* copied: :class:`RiskDataset` maps each episode's
+float16 shard (``hidden/<key>/<point>__<position>.npy``) read-only when a
+batch needs it (an LRU of open maps), so memory stays far below the data size.
+Several policies (different hidden sizes) can share a dataset; each row is
+tagged with its model.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mistvla.harness.errors import ConfigError, StoreError
+from mistvla.harness.results.atomic import save_npy_atomic, write_json_atomic
+from mistvla.harness.results.store import ResultsStore
+from mistvla.harness.risk.learned.labels import LabelSpec, label_episode
+
+INDEX_COLUMNS = ("eef_pos", "eef_quat", "raw_action", "executed_action")
+
+
+def feature_name(point: str, position: str) -> str:
+    """The shard name the runner stores a hook point's hidden state under.
+
+    >>> feature_name("llm.blocks.3.resid_post", "last_prompt")
+    'llm.blocks.3.resid_post__last_prompt'
+    """
+    return f"{point}__{position}".replace("/", "__")
+
+
+def _run_risk_source(store: ResultsStore) -> str | None:
+    risk = (store.manifest.get("config") or {}).get("risk") or {}
+    return risk.get("source") if isinstance(risk, dict) else None
+
+
+def _episode_rows(store: ResultsStore, feature: str, spec: LabelSpec, run_index: int):
+    """Yield (index columns, y, dims, shard shape) per episode of ``store`` that has the feature."""
+    episodes = store.episodes().to_pylist()
+    steps = store.steps().to_pydict()
+    keys = np.asarray(steps["episode_key"])
+    oracle = _run_risk_source(store) == "oracle"
+    for rec in episodes:
+        key = rec["episode_key"]
+        if feature not in rec["hidden_layers"]:
+            continue
+        sel = np.flatnonzero(keys == key)
+        cols = {
+            c: [steps[c][i] for i in sel]
+            for c in (*INDEX_COLUMNS, "n_collision_events", "risk_score", "step")
+        }
+        shard = store.hidden_path(key, feature)
+        shape = np.load(shard, mmap_mode="r").shape
+        if shape[0] != len(sel):
+            raise StoreError(f"{shard}: {shape[0]} hidden rows for {len(sel)} step rows")
+        labels = label_episode(rec, cols, spec)
+        n = len(sel)
+        clean = bool(rec["success"]) and int(rec["n_collision_onsets"]) == 0
+        index = {
+            "run": [run_index] * n,
+            "episode_key": [key] * n,
+            "policy": [rec["policy"]] * n,
+            "intervention": [rec["intervention"]] * n,
+            "task": [rec["task"]] * n,
+            "task_index": [rec["task_index"]] * n,
+            "init_state": [rec["init_state"]] * n,
+            "step": cols["step"],
+            "row": list(range(n)),
+            "n_rows": [n] * n,
+            "max_steps": [rec["max_steps"]] * n,
+            "success": [bool(rec["success"])] * n,
+            "clean": [clean] * n,
+            "collided": [int(rec["n_collision_onsets"]) > 0] * n,
+            "termination_reason": [rec["termination_reason"]] * n,
+            "first_event_row": [min(labels.events["any"], default=-1)] * n,
+            "oracle_risk": [r if oracle else None for r in cols["risk_score"]],
+            **{c: cols[c] for c in INDEX_COLUMNS},
+        }
+        yield index, labels.y, labels.dims, shape
+
+
+def build_dataset(
+    run_dirs: Sequence[str | Path],
+    point: str,
+    position: str,
+    out_dir: str | Path,
+    spec: LabelSpec | None = None,
+) -> RiskDataset:
+    """Index, label and validate the steps of ``run_dirs`` at one hook point and position into ``out_dir``."""
+    from mistvla.harness.risk.learned.validation import validate_labels
+
+    spec = spec or LabelSpec()
+    feature = feature_name(point, position)
+    parts: list[pa.Table] = []
+    ys, dims = [], []
+    models: dict[str, dict[str, int]] = {}
+    for i, run_dir in enumerate(run_dirs):
+        store = ResultsStore.read(run_dir)
+        for index, y, d, shape in _episode_rows(store, feature, spec, i):
+            model = index["policy"][0]
+            info = models.setdefault(model, {"hidden_size": int(shape[-1]), "rows": 0, "episodes": 0})
+            if info["hidden_size"] != shape[-1]:
+                raise ConfigError(
+                    f"runs: policy {model!r} has hidden sizes {info['hidden_size']} and {shape[-1]}; "
+                    "put each in its own dataset"
+                )
+            info["rows"] += len(y)
+            info["episodes"] += 1
+            index["model"] = [model] * len(y)
+            parts.append(pa.Table.from_pydict(index))
+            ys.append(y)
+            dims.append(d)
+    if not parts:
+        raise ConfigError(
+            f"point/position: no episode in {list(map(str, run_dirs))} stored hidden states {feature!r}"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = pa.concat_tables(parts)
+    y_all = np.concatenate(ys)
+    report = validate_labels(table, y_all, spec)
+    pq.write_table(table, out / "index.parquet")
+    save_npy_atomic(out / "labels.npy", y_all)
+    save_npy_atomic(out / "dims.npy", np.concatenate(dims))
+    (out / "validation.txt").write_text(report.table() + "\n")
+    meta = {
+        "point": point,
+        "position": position,
+        "feature": feature,
+        "labels": spec.to_dict(),
+        "runs": [str(Path(r).resolve()) for r in run_dirs],
+        "models": models,
+        "n_rows": len(y_all),
+        "validation": report.to_dict(),
+    }
+    write_json_atomic(out / "meta.json", meta)
+    return RiskDataset(out)
+
+
+@dataclass
+class RiskDataset:
+    """A built dataset directory; hidden states are read on demand through memory maps."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        if not (self.root / "meta.json").exists():
+            raise StoreError(
+                f"{self.root}: not a risk dataset (no meta.json); build one with 'mistvla risk dataset'"
+            )
+        self.meta: dict[str, Any] = json.loads((self.root / "meta.json").read_text())
+        self.index = pq.read_table(self.root / "index.parquet")
+        self.y = np.load(self.root / "labels.npy")
+        self.dims = np.load(self.root / "dims.npy")
+        self.spec = LabelSpec(**self.meta["labels"])
+        self._run = np.asarray(self.index["run"])
+        self._keys = np.asarray(self.index["episode_key"])
+        self._row = np.asarray(self.index["row"])
+        self._load = functools.lru_cache(maxsize=256)(self._open)
+
+    def __len__(self) -> int:
+        return int(self.meta["n_rows"])
+
+    def column(self, name: str) -> np.ndarray:
+        col = self.index[name]
+        if pa.types.is_fixed_size_list(col.type) or pa.types.is_list(col.type):
+            return np.asarray(col.to_pylist(), dtype=np.float32)
+        return np.asarray(col.to_pylist() if col.null_count else col)
+
+    def hidden_size(self, model: str) -> int:
+        return int(self.meta["models"][model]["hidden_size"])
+
+    def _open(self, run: int, key: str) -> np.ndarray:
+        path = Path(self.meta["runs"][run]) / "hidden" / key / f"{self.meta['feature']}.npy"
+        return np.load(path, mmap_mode="r")
+
+    def features(self, rows: np.ndarray) -> np.ndarray:
+        """float32 hidden states of dataset ``rows`` (all of one model), read through the memory maps."""
+        rows = np.asarray(rows)
+        order = np.argsort(rows, kind="stable")
+        srt = rows[order]
+        out = None
+        start = 0
+        while start < len(srt):
+            run, key = self._run[srt[start]], self._keys[srt[start]]
+            end = start + 1
+            while end < len(srt) and self._keys[srt[end]] == key and self._run[srt[end]] == run:
+                end += 1
+            arr = self._load(int(run), str(key))
+            if out is None:
+                out = np.empty((len(rows), arr.shape[-1]), dtype=np.float32)
+            out[order[start:end]] = arr[self._row[srt[start:end]]]
+            start = end
+        return out if out is not None else np.empty((0, 0), dtype=np.float32)

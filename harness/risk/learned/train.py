@@ -1,0 +1,262 @@
+"""Train the dual-head risk predictor on a dataset, with the sanity checks that run every time.
+
+Order: split by episode (or task / init state) -> label validation per split
+(refuses to start on missing positives or labels that disagree with outcomes)
+-> normalization from the training split -> epochs of masked BCE / weighted
+BCE / focal loss with gradient clipping, early stopping on validation AUC ->
+checks -> atomic checkpoint.
+
+Checks: the prediction distribution after the first epoch and at the end (a
+constant predictor is a :class:`TrainingError`); F1 = 0 at threshold 0.5 on
+the training split while the loss fell is a :class:`TrainingError` pointing
+at the labels; validation AUC within 0.02 of 0.5 warns; above 0.99 warns of
+leakage and points at the shortcut baselines.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import f1_score, roc_auc_score
+
+from mistvla.harness.errors import ConfigError, TrainingError
+from mistvla.harness.risk.learned.dataset import RiskDataset
+from mistvla.harness.risk.learned.model import ModelConfig, RiskMLP, predict, save_checkpoint
+from mistvla.harness.risk.learned.splits import SplitConfig, check_disjoint, make_split
+from mistvla.harness.risk.learned.validation import check_trainable, validate_labels
+
+
+@dataclass
+class TrainConfig:
+    model: str | None = None
+    """The dataset's model (policy) to train on; required when the dataset has several."""
+    hidden: int = 256
+    dropout: float = 0.1
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    loss: str = "weighted_bce"
+    """``bce``, ``weighted_bce`` (positives weighted by negatives/positives per column) or ``focal``."""
+    focal_gamma: float = 2.0
+    balanced_sampling: bool = False
+    dim_loss_weight: float = 0.5
+    grad_clip: float = 1.0
+    patience: int = 5
+    min_positives: int = 20
+    max_batches_per_epoch: int | None = None
+    seed: int = 0
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.split, dict):
+            self.split = SplitConfig(**self.split)
+        if self.loss not in ("bce", "weighted_bce", "focal"):
+            raise ConfigError(f"train.loss: 'bce', 'weighted_bce' or 'focal', got {self.loss!r}")
+
+
+def episode_ids(ds: RiskDataset) -> np.ndarray:
+    run = ds.column("run").astype(str)
+    return np.char.add(np.char.add(run, "/"), ds.column("episode_key").astype(str))
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    mask = (y >= 0).float()
+    target = y.clamp(min=0).float()
+    if cfg.loss == "focal":
+        bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        p = torch.sigmoid(logits)
+        pt = torch.where(target > 0, p, 1 - p)
+        alpha = torch.where(target > 0, 0.75, 0.25)
+        per = alpha * (1 - pt) ** cfg.focal_gamma * bce
+    else:
+        pw = pos_weight if cfg.loss == "weighted_bce" else None
+        per = F.binary_cross_entropy_with_logits(logits, target, reduction="none", pos_weight=pw)
+    return (per * mask).sum() / mask.sum().clamp(min=1)
+
+
+def _mean_std(ds: RiskDataset, rows: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    s = s2 = None
+    for i in range(0, len(rows), chunk):
+        x = ds.features(rows[i : i + chunk]).astype(np.float64)
+        s = x.sum(0) if s is None else s + x.sum(0)
+        s2 = (x * x).sum(0) if s2 is None else s2 + (x * x).sum(0)
+    mean = s / len(rows)
+    return mean.astype(np.float32), np.sqrt(np.maximum(s2 / len(rows) - mean * mean, 0)).astype(np.float32)
+
+
+def _aucs(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """AUC per (horizon, type) column over observed rows; NaN where one class is missing."""
+    out = np.full(y.shape[1:], np.nan)
+    for j in range(y.shape[1]):
+        for k in range(y.shape[2]):
+            m = y[:, j, k] >= 0
+            if len(np.unique(y[m, j, k])) == 2:
+                out[j, k] = roc_auc_score(y[m, j, k], p[m, j, k])
+    return out
+
+
+def _check_not_constant(p: np.ndarray, when: str) -> dict[str, float]:
+    stats = {"mean": float(p.mean()), "std": float(p.std()), "min": float(p.min()), "max": float(p.max())}
+    if stats["std"] < 1e-5 or stats["max"] - stats["min"] < 1e-4:
+        raise TrainingError(
+            f"constant predictor {when}: validation scores mean {stats['mean']:.4f} std {stats['std']:.2e}; "
+            "check the labels (validation table) and the features"
+        )
+    return stats
+
+
+def _batches(rows: np.ndarray, weights: np.ndarray | None, cfg: TrainConfig, rng: np.random.Generator):
+    n = len(rows)
+    if weights is not None:
+        order = rng.choice(n, size=n, replace=True, p=weights / weights.sum())
+    else:
+        order = rng.permutation(n)
+    nb = math.ceil(n / cfg.batch_size)
+    if cfg.max_batches_per_epoch:
+        nb = min(nb, cfg.max_batches_per_epoch)
+    for b in range(nb):
+        yield rows[order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
+
+
+def train(
+    dataset: str | Path | RiskDataset, out: str | Path, cfg: TrainConfig | None = None, log=print
+) -> dict[str, Any]:
+    """Train on ``dataset`` and write the checkpoint directory ``out``; returns its metadata."""
+    cfg = cfg or TrainConfig()
+    ds = dataset if isinstance(dataset, RiskDataset) else RiskDataset(Path(dataset))
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    models = sorted(ds.meta["models"])
+    model_name = cfg.model or (models[0] if len(models) == 1 else None)
+    if model_name not in models:
+        raise ConfigError(f"train.model: choose one of {models} (got {cfg.model!r})")
+    ep = episode_ids(ds)
+    task, init = ds.column("task_index"), ds.column("init_state")
+    split = make_split(ep, task, init, cfg.split)
+    check_disjoint(split, ep, task, cfg.split.by)
+    of_model = ds.column("model") == model_name
+    report = validate_labels(ds.index.filter(of_model), ds.y[of_model], ds.spec, split[of_model])
+    log(report.table())
+    check_trainable(report, cfg.min_positives, splits=("train", "val"))
+    tr = np.flatnonzero((split == "train") & of_model)
+    va = np.flatnonzero((split == "val") & of_model)
+    spec = ds.spec
+    net = RiskMLP(
+        ModelConfig(
+            ds.hidden_size(model_name), cfg.hidden, len(spec.horizons), len(spec.types), 7, cfg.dropout
+        )
+    )
+    net.set_normalization(*_mean_std(ds, tr))
+    y_tr = ds.y[tr]
+    pos = (y_tr == 1).sum(0).astype(np.float64)
+    neg = (y_tr == 0).sum(0).astype(np.float64)
+    pos_weight = torch.as_tensor(np.clip(neg / np.maximum(pos, 1), 1, 1e3), dtype=torch.float32)
+    weights = None
+    if cfg.balanced_sampling:
+        anypos = (y_tr == 1).any(axis=(1, 2))
+        weights = np.where(anypos, 0.5 / max(anypos.sum(), 1), 0.5 / max((~anypos).sum(), 1))
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    x_va = ds.features(va)
+    y_va = ds.y[va]
+    history: list[dict[str, Any]] = []
+    best = (-1.0, None, -1)
+    first_dist = None
+    t0 = time.perf_counter()
+    n_seen = 0
+    for epoch in range(cfg.epochs):
+        net.train()
+        losses = []
+        for rows in _batches(tr, weights, cfg, rng):
+            x = torch.as_tensor(ds.features(rows))
+            y = torch.as_tensor(ds.y[rows].astype(np.int64))
+            logits, dim_logits = net(x)
+            loss = _loss(logits, y, pos_weight, cfg)
+            d = torch.as_tensor(ds.dims[rows].astype(np.int64))[:, :6]
+            dmask = (d >= 0).float()
+            if dmask.sum() > 0:
+                dl = F.binary_cross_entropy_with_logits(
+                    dim_logits[:, :6], d.clamp(min=0).float(), reduction="none"
+                )
+                loss = loss + cfg.dim_loss_weight * (dl * dmask).sum() / dmask.sum()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            opt.step()
+            losses.append(loss.item())
+            n_seen += len(rows)
+        p_va, _ = predict(net, x_va)
+        aucs = _aucs(y_va, p_va)
+        mean_auc = float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
+        history.append(
+            {"epoch": epoch, "loss": float(np.mean(losses)), "val_auc": mean_auc, "val_aucs": aucs.tolist()}
+        )
+        log(f"epoch {epoch}: loss {np.mean(losses):.4f}  val AUC (mean over horizon x type) {mean_auc:.3f}")
+        if epoch == 0:
+            first_dist = _check_not_constant(p_va, "after the first epoch")
+        if mean_auc > best[0]:
+            best = (mean_auc, {k: v.clone() for k, v in net.state_dict().items()}, epoch)
+        elif epoch - best[2] >= cfg.patience:
+            log(f"early stop: no validation AUC gain for {cfg.patience} epochs (best epoch {best[2]})")
+            break
+    elapsed = time.perf_counter() - t0
+    if best[1] is not None:
+        net.load_state_dict(best[1])
+    p_va, _ = predict(net, x_va)
+    final_dist = _check_not_constant(p_va, "at the end")
+    sub = tr[rng.permutation(len(tr))[:20000]]
+    p_tr, _ = predict(net, ds.features(np.sort(sub)))
+    y_sub = ds.y[np.sort(sub)]
+    m = y_sub >= 0
+    f1 = f1_score(y_sub[m], p_tr[m] >= 0.5, zero_division=0)
+    if f1 == 0 and len(history) > 1 and history[-1]["loss"] < history[0]["loss"]:
+        raise TrainingError(
+            "F1 = 0 on the training split at threshold 0.5 while the loss fell "
+            f"({history[0]['loss']:.4f} -> {history[-1]['loss']:.4f}): the labels are probably wrong; see the validation table"
+        )
+    aucs = _aucs(y_va, p_va)
+    mean_auc = float(np.nanmean(aucs))
+    if abs(mean_auc - 0.5) <= 0.02:
+        warnings.warn(f"validation AUC {mean_auc:.3f} is within 0.02 of chance (0.5)", stacklevel=2)
+    if mean_auc > 0.99:
+        warnings.warn(
+            f"validation AUC {mean_auc:.3f} > 0.99: suspect leakage; compare with the shortcut baselines "
+            "(mistvla risk eval) before believing it",
+            stacklevel=2,
+        )
+    meta = {
+        "feature": {
+            "point": ds.meta["point"],
+            "position": ds.meta["position"],
+            "model": model_name,
+            "hidden_size": ds.hidden_size(model_name),
+        },
+        "labels": spec.to_dict(),
+        "train": {**asdict(cfg), "split": asdict(cfg.split)},
+        "split": {s: sorted(set(ep[split == s].tolist())) for s in ("train", "val", "calib", "test")},
+        "dataset": str(ds.root.resolve()),
+        "validation": report.to_dict(),
+        "metrics": {
+            "val_aucs": aucs.tolist(),
+            "val_auc_mean": mean_auc,
+            "best_epoch": best[2],
+            "train_f1_at_0.5": float(f1),
+            "pred_first_epoch": first_dist,
+            "pred_final": final_dist,
+            "samples_per_s": n_seen / elapsed if elapsed > 0 else None,
+        },
+        "history": history,
+    }
+    save_checkpoint(out, net, meta)
+    log(
+        f"checkpoint: {out}  (best epoch {best[2]}, val AUC {mean_auc:.3f}, {n_seen / elapsed:.0f} samples/s)"
+    )
+    return meta
