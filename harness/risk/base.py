@@ -65,6 +65,9 @@ class RiskSource(abc.ABC):
     """True when :attr:`RiskSignal.per_dim` is filled (needed by ``damp`` and ``steer``)."""
     needs_privileged: ClassVar[bool] = False
     """True when the source reads simulator state (the env is then built with privileged observations)."""
+    needs_hidden: ClassVar[bool] = False
+    """True when the source scores this step's hidden state: the runner asks for it after the policy's
+    forward pass and before the action is executed, with ``obs["hidden"]`` (docs/running.md)."""
 
     def __init__(self, config: Any = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -81,6 +84,7 @@ RISK_SOURCES = LazyRegistry(
     {
         "oracle": ("mistvla.harness.risk.oracle:ClearanceOracle", None),
         "constant": ("mistvla.harness.risk.constant:ConstantRisk", None),
+        "learned": ("mistvla.harness.risk.learned.source:LearnedRisk", None),
     },
 )
 
