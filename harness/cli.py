@@ -5,6 +5,7 @@ comparison table; ``mistvla report RUN_DIR [--html]`` prints and writes the tabl
 (and the HTML page) of a run; ``mistvla compare RUN_A RUN_B --out DIR`` writes one
 page across runs; ``mistvla tasks [SUITE]`` lists suites, tasks and instructions;
 ``mistvla rollout SUITE TASK`` runs one episode of a simple policy.
+``mistvla risk dataset|train|eval`` builds, trains and evaluates the learned risk predictor.
 """
 
 from __future__ import annotations
@@ -140,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="default: the suite's protocol limit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_rollout)
+
+    from mistvla.harness.risk.learned.cli import add_risk_parser
+
+    add_risk_parser(sub)
     return parser
 
 
