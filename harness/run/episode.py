@@ -1,6 +1,7 @@
 """Run one episode: env + policy + risk source + intervention, recording everything.
 
-Per step: the risk (before the policy acts), the gate decision, the policy's
+Per step: the risk (before the policy acts; for a source that ``needs_hidden``,
+after its forward pass and before the action runs), the gate decision, the policy's
 raw action (with steering hooks armed if the intervention steers), the
 executed action, collision onsets and the end-effector pose. A crash in the
 policy or the intervention is recorded as termination ``crash`` with the
@@ -91,15 +92,22 @@ def run_episode(
         policy.reset(env.instruction, seed=seed)
         intervention.reset(seed)
         risk_source.reset(env)
+        if risk_source.needs_hidden:  # scored on this step's forward pass, before the action runs
+            risk_source.bind_policy(policy)
         while True:
             if video_camera is not None:
                 frames.append(obs["images"][video_camera])
-            risk: RiskSignal = risk_source.risk(obs)
-            active = intervention.gate(risk)
+            if not risk_source.needs_hidden:
+                risk: RiskSignal = risk_source.risk(obs)
+                active = intervention.gate(risk)
             with intervention.around_policy(policy):
                 raw = np.asarray(policy.select_action(obs), dtype=np.float32)
-            for name, arr in _captured(policy).items():
+            captured = _captured(policy)
+            for name, arr in captured.items():
                 hidden.setdefault(name, []).append(np.asarray(arr))
+            if risk_source.needs_hidden:
+                risk = risk_source.risk({**obs, "hidden": captured})
+                active = intervention.gate(risk)
             applied = intervention.apply(raw)
             row = {
                 "step": steps,
