@@ -38,9 +38,16 @@ def check_run(cfg: RunConfig) -> None:
     policy_cls = resolve(cfg.policy.name)
     risk_options(cfg.risk)
     risk_cls = risk_source_class(cfg.risk.source)
+    if risk_cls.needs_hidden and not issubclass(policy_cls, HookedPolicy):
+        raise ConfigError(f"risk.source: {cfg.risk.source!r} reads hidden states; policy {cfg.policy.name!r} has none")
     for i, icfg in enumerate(cfg.interventions):
         kind = intervention_class(icfg.name)
         where = f"interventions[{i}]"
+        if kind.needs_hooks and risk_cls.needs_hidden:
+            raise ConfigError(
+                f"{where}: {icfg.name!r} gated by hidden-state risk {cfg.risk.source!r} would steer one step late "
+                "(in-pass gating is not implemented); use stop, slow or damp"
+            )
         if kind.needs_hooks and not issubclass(policy_cls, HookedPolicy):
             raise ConfigError(
                 f"{where}: {icfg.name!r} acts through hook points, and policy {cfg.policy.name!r} has none "
