@@ -39,7 +39,9 @@ def check_run(cfg: RunConfig) -> None:
     risk_options(cfg.risk)
     risk_cls = risk_source_class(cfg.risk.source)
     if risk_cls.needs_hidden and not issubclass(policy_cls, HookedPolicy):
-        raise ConfigError(f"risk.source: {cfg.risk.source!r} reads hidden states; policy {cfg.policy.name!r} has none")
+        raise ConfigError(
+            f"risk.source: {cfg.risk.source!r} reads hidden states; policy {cfg.policy.name!r} has none"
+        )
     for i, icfg in enumerate(cfg.interventions):
         kind = intervention_class(icfg.name)
         where = f"interventions[{i}]"
