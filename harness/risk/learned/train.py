@@ -105,8 +105,9 @@ def _aucs(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _check_not_constant(p: np.ndarray, when: str) -> dict[str, float]:
-    stats = {"mean": float(p.mean()), "std": float(p.std()), "min": float(p.min()), "max": float(p.max())}
-    if stats["std"] < 1e-5 or stats["max"] - stats["min"] < 1e-4:
+    spread = float(p.std(axis=0).max()) if len(p) else 0.0  # across rows, for the most varied column
+    stats = {"mean": float(p.mean()), "std": spread, "min": float(p.min()), "max": float(p.max())}
+    if spread < 1e-5:
         raise TrainingError(
             f"constant predictor {when}: validation scores mean {stats['mean']:.4f} std {stats['std']:.2e}; "
             "check the labels (validation table) and the features"
