@@ -1,0 +1,1 @@
+"""Demonstration datasets: scripted rollouts and run directories written as LeRobot datasets."""

@@ -1,0 +1,189 @@
+"""Roll out the scripted expert and write its demonstrations as a LeRobot dataset.
+
+DART-style: Gaussian noise (``action_noise``, std in action units) is added
+to the *executed* arm action while the recorded label ``action`` is the
+expert's clean action for the state it is in, so the learned policy sees
+states off the expert's path and how to recover from them. Only successful
+episodes are kept unless ``keep_failures``. The split is by LIBERO init
+state: ``train_init_states`` and ``val_init_states`` (early stopping) are
+recorded in the dataset's metadata; keep both disjoint from every init state
+you evaluate or calibrate on.
+
+Config (YAML, ``mistvla demos CONFIG``): see ``experiments/reference/demos_libero_spatial.yaml``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mistvla.harness.config.typed import from_dict
+from mistvla.harness.envs.vectors import environment_vector, state_vector
+from mistvla.harness.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What to collect and where to write it."""
+
+    name: str
+    suite: str = "libero_spatial"
+    output_dir: str = "runs/datasets/{name}"
+    tasks: list[int] | None = None
+    """Task indices (None: every task of the suite)."""
+    train_init_states: list[int] = field(default_factory=lambda: list(range(36)))
+    val_init_states: list[int] = field(default_factory=lambda: [36, 37, 38, 39])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    action_noise: float = 0.1
+    keep_failures: bool = False
+    max_steps: int | None = None
+    cameras: list[str] = field(default_factory=list)
+    image_size: int = 128
+    fps: int = 20
+    max_minutes: float | None = None
+    """Stop starting episodes after this much wall time and finalize what was collected (CPU budget)."""
+
+    def __post_init__(self) -> None:
+        overlap = set(self.train_init_states) & set(self.val_init_states)
+        if overlap:
+            raise ConfigError(f"val_init_states: {sorted(overlap)} are also train_init_states")
+        if self.action_noise < 0:
+            raise ConfigError(f"action_noise: must be >= 0, got {self.action_noise}")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.output_dir.format(name=self.name))
+
+
+def load_demo_config(path: str | Path) -> DemoConfig:
+    """A :class:`DemoConfig` from YAML, strictly checked."""
+    import yaml
+
+    return from_dict(DemoConfig, yaml.safe_load(Path(path).read_text()) or {}, "")
+
+
+def suite_object_names(suite: str) -> list[str]:
+    """Sorted names of every object and fixture in any task of ``suite`` (from the BDDL files)."""
+    from mistvla.harness.envs.setup import ensure_libero
+    from mistvla.harness.envs.tasks import suite_tasks
+
+    ensure_libero()
+    from libero.libero.envs.bddl_utils import robosuite_parse_problem
+
+    names: set[str] = set()
+    for task in suite_tasks(suite):
+        problem = robosuite_parse_problem(task.bddl_file)
+        for group in ("objects", "fixtures"):
+            names.update(n for members in problem[group].values() for n in members)
+    return sorted(names)
+
+
+def episode_seed(seed: int, task: int, init_state: int) -> int:
+    """The expert's per-episode seed (its noise stream): distinct for every (seed, task, init state)."""
+    return seed * 100_000 + task * 1_000 + init_state
+
+
+def collect_episode(
+    env: Any,
+    expert: Any,
+    init_state: int,
+    seed: int,
+    ep_seed: int,
+    object_names: list[str],
+    cameras: list[str],
+) -> tuple[dict[str, np.ndarray], bool, dict[str, Any]]:
+    """One expert episode: per-frame arrays, success, and the episode's perturbation."""
+    obs, _ = env.reset(seed=seed, options={"init_state": init_state})
+    expert.bind(env)
+    expert.reset(env.instruction, seed=ep_seed)
+    cols: dict[str, list[np.ndarray]] = {
+        "observation.state": [],
+        "observation.environment_state": [],
+        "action": [],
+        "executed_action": [],
+    }
+    for cam in cameras:
+        cols[f"observation.images.{cam}"] = []
+    info: dict[str, Any] = {"is_success": False}
+    while True:
+        executed = expert.select_action(obs)
+        cols["observation.state"].append(state_vector(obs))
+        cols["observation.environment_state"].append(environment_vector(obs, object_names))
+        cols["action"].append(expert.last_clean_action.copy())
+        cols["executed_action"].append(executed.copy())
+        for cam in cameras:
+            cols[f"observation.images.{cam}"].append(obs["images"][cam])
+        obs, _, terminated, truncated, info = env.step(executed)
+        if terminated or truncated:
+            break
+    frames = {k: np.stack(v) for k, v in cols.items()}
+    return frames, bool(info["is_success"]), expert.episode_perturbation.to_dict()
+
+
+def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = False) -> Path:
+    """Collect ``cfg``'s episodes task by task into a LeRobot dataset; returns its root."""
+    from tqdm import tqdm
+
+    from mistvla.harness.datasets.lerobot_export import DemoWriter
+    from mistvla.harness.envs.libero import LiberoEnv
+    from mistvla.harness.envs.tasks import suite_tasks
+    from mistvla.policies.scripted.expert import PerturbationConfig, ScriptedExpert
+
+    tasks = cfg.tasks if cfg.tasks is not None else [t.index for t in suite_tasks(cfg.suite)]
+    names = suite_object_names(cfg.suite)
+    writer = DemoWriter(
+        cfg.root, f"mistvla/{cfg.name}", names, cfg.cameras, cfg.image_size, cfg.fps, overwrite
+    )
+    init_states = [*cfg.train_init_states, *cfg.val_init_states]
+    bar = tqdm(total=len(tasks) * len(init_states) * len(cfg.seeds), desc="demos", disable=not progress)
+    kept = tried = 0
+    t0 = time.perf_counter()
+    envs: dict[int, Any] = {}
+    stopped_early = False
+    try:  # init-state major: stopping early (max_minutes) still covers every task
+        for seed in cfg.seeds:
+            for k in init_states:
+                for task in tasks:
+                    if cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes:
+                        stopped_early = True
+                        break
+                    if task not in envs:
+                        envs[task] = LiberoEnv(
+                            cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,
+                            privileged=True, max_steps=cfg.max_steps,
+                        )  # fmt: skip
+                    env = envs[task]
+                    ep_seed = episode_seed(seed, task, k)
+                    expert = ScriptedExpert(perturbation=PerturbationConfig(action_noise=cfg.action_noise))
+                    frames, success, perturbation = collect_episode(
+                        env, expert, k, seed, ep_seed, names, cfg.cameras
+                    )
+                    tried += 1
+                    if success or cfg.keep_failures:
+                        record = {
+                            "suite": cfg.suite, "task": env.task_name, "task_in_suite": task, "init_state": k,
+                            "seed": seed, "episode_seed": ep_seed, "success": success,
+                            "split": "train" if k in cfg.train_init_states else "val",
+                            "perturbation": perturbation,
+                        }  # fmt: skip
+                        writer.add_episode(frames, env.instruction, record)
+                        kept += 1
+                    bar.update(1)
+                    bar.set_postfix(kept=f"{kept}/{tried}")
+    finally:
+        for env in envs.values():
+            env.close()
+    bar.close()
+    meta = {
+        "suite": cfg.suite,
+        "split": {"by": "init_state", "train": cfg.train_init_states, "val": cfg.val_init_states},
+        "label": "clean expert action (DART: noise only on executed_action)",
+        "config": asdict(cfg),
+        "episodes_tried": tried,
+        "stopped_early": stopped_early,
+    }
+    return writer.finalize(meta)
