@@ -85,6 +85,7 @@ BUILTIN_ARCHITECTURES: dict[str, str] = {
     "openvla": "mistvla.hooks.arch.llava:OPENVLA_TABLE",
     "llava": "mistvla.hooks.arch.llava:LLAVA_TABLE",
     "smolvla": "mistvla.hooks.arch.smolvla_points:SMOLVLA_TABLE",
+    "llama": "mistvla.hooks.arch.llama:LLAMA_TABLE",
 }
 ARCHITECTURES: dict[str, ArchHookTable] = {}
 """Tables added at run time with :func:`register_architecture` (tests, user architectures)."""
