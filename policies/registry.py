@@ -5,7 +5,7 @@ a policy's parameters against its constructor is the run config's job
 (:mod:`mistvla.harness.config.policy`).
 
 >>> POLICIES.names()[:3]
-['openvla', 'random', 'replay']
+['openvla', 'random', 'reference']
 >>> issubclass(resolve("scripted"), Policy)
 True
 """
@@ -23,6 +23,7 @@ POLICIES = LazyRegistry(
         "openvla": ("mistvla.policies.openvla.policy:OpenVLAPolicy", "openvla"),
         "random": ("mistvla.policies.simple:RandomPolicy", None),
         "replay": ("mistvla.policies.simple:ReplayPolicy", None),
+        "reference": ("mistvla.policies.reference.policy:ReferencePolicy", None),
         "scripted": ("mistvla.policies.scripted.expert:ScriptedExpert", None),
         "smolvla": ("mistvla.policies.smolvla.policy:SmolVLAPolicy", "smolvla"),
     },

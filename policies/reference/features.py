@@ -1,0 +1,70 @@
+"""Dataset vectors -> model inputs: rotations as matrices, so that no input jumps.
+
+The end effector points down, where its axis-angle vector sits near angle pi
+and flips sign under tiny rotations; object quaternions have a sign ambiguity.
+Both become the 9 entries of their rotation matrix, which is continuous.
+
+- state (8: eef pos, eef axis-angle, fingers) -> 14: pos, rotation matrix, fingers.
+- environment (7 per object: pos, x-y-z-w quaternion) -> 12 per object: pos, rotation
+  matrix; an absent object (all zeros) stays all zeros.
+
+>>> s = np.array([[0.1, 0.2, 0.3, np.pi, 0, 0, 0.04, -0.04]])
+>>> state_features(s).shape, np.round(state_features(s)[0, 3:12], 6).tolist()[:5]
+((1, 14), [1.0, 0.0, 0.0, 0.0, -1.0])
+>>> env = np.array([[1, 2, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]], dtype=float)
+>>> environment_features(env).reshape(2, 12)[:, 3].tolist()
+[1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STATE_FEATURES = 14
+OBJECT_FEATURES = 12
+
+
+def axis_angle_to_matrix(v: np.ndarray) -> np.ndarray:
+    """(N, 3) axis-angle vectors -> (N, 3, 3) rotation matrices (Rodrigues)."""
+    v = np.asarray(v, dtype=np.float64)
+    theta = np.linalg.norm(v, axis=-1, keepdims=True)
+    k = np.divide(v, theta, out=np.zeros_like(v), where=theta > 1e-12)
+    kx, ky, kz = k[:, 0], k[:, 1], k[:, 2]
+    zero = np.zeros_like(kx)
+    kmat = np.stack([zero, -kz, ky, kz, zero, -kx, -ky, kx, zero], axis=-1).reshape(-1, 3, 3)
+    t = theta[:, :, None]
+    return np.eye(3) + np.sin(t) * kmat + (1 - np.cos(t)) * (kmat @ kmat)
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(N, 4) x-y-z-w quaternions -> (N, 3, 3); a zero quaternion gives a zero matrix."""
+    q = np.asarray(q, dtype=np.float64)
+    n = np.linalg.norm(q, axis=-1, keepdims=True)
+    present = n[:, 0] > 1e-9
+    q = np.divide(q, n, out=np.zeros_like(q), where=n > 1e-9)
+    x, y, z, w = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    m = np.stack(
+        [
+            1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+            2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+            2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+        ],
+        axis=-1,
+    ).reshape(-1, 3, 3)  # fmt: skip
+    return m * present[:, None, None]
+
+
+def state_features(state: np.ndarray) -> np.ndarray:
+    """(N, 8) dataset states -> (N, 14) float32."""
+    s = np.asarray(state, dtype=np.float64)
+    rot = axis_angle_to_matrix(s[:, 3:6]).reshape(-1, 9)
+    return np.concatenate([s[:, :3], rot, s[:, 6:8]], axis=-1).astype(np.float32)
+
+
+def environment_features(env: np.ndarray) -> np.ndarray:
+    """(N, 7 K) object poses -> (N, 12 K) float32."""
+    e = np.asarray(env, dtype=np.float64)
+    n, k = e.shape[0], e.shape[1] // 7
+    poses = e.reshape(n * k, 7)
+    rot = quat_to_matrix(poses[:, 3:7]).reshape(n * k, 9)
+    return np.concatenate([poses[:, :3], rot], axis=-1).reshape(n, k * 12).astype(np.float32)

@@ -1,0 +1,102 @@
+"""The reference policy's network: a transformers ``LlamaModel`` over instruction and state tokens.
+
+Token layout (fixed length ``prompt_length + 3``, no padding mask needed):
+
+``[<bos> instruction words ... <pad>...] [state] [environment] [action query]``
+
+- instruction tokens: the Llama embedding table (word-level vocabulary);
+- ``state``: a 2-layer MLP of the 14 proprioception features;
+- ``environment``: a 2-layer MLP of the object features (12 per object);
+- ``action query``: a learned embedding; the causal attention lets it read
+  every token before it, and its final-norm state feeds the action head.
+
+The action head gives 6 arm values (normalized by the training statistics)
+and 1 gripper logit. Hook names (``llm.blocks.{i}.resid_post`` ...) resolve
+through :mod:`mistvla.hooks.arch.llama`; position ``last_prompt`` is the
+action query token, the only position the action is read from.
+
+>>> import torch
+>>> m = ReferenceModel(ReferenceConfig(vocab_size=10, env_dim=24, hidden_size=32, num_layers=2,
+...                                    num_heads=2, intermediate_size=64, prompt_length=4))
+>>> out = m(torch.ones(3, 4, dtype=torch.long), torch.zeros(3, 14), torch.zeros(3, 24))
+>>> tuple(out.shape)
+(3, 7)
+>>> from mistvla.hooks.points import detect_arch, valid_names
+>>> detect_arch(m), valid_names(m)[-2:]
+('llama', ['llm.blocks.1.resid_pre', 'llm.final_norm'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+
+from mistvla.policies.reference.features import STATE_FEATURES
+
+
+@dataclass
+class ReferenceConfig:
+    """Sizes of the network (defaults: the shipped checkpoints)."""
+
+    vocab_size: int
+    env_dim: int
+    """Object features: 12 per object slot."""
+    state_dim: int = STATE_FEATURES
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 512
+    prompt_length: int = 24
+    """Instruction tokens, ``<bos>`` included, padded."""
+
+    model_type: ClassVar[str] = "mistvla_reference"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def seq_len(self) -> int:
+        return self.prompt_length + 3
+
+
+def _mlp(d_in: int, d: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d), nn.SiLU(), nn.Linear(d, d))
+
+
+class ReferenceModel(nn.Module):
+    """Instruction + state tokens -> (B, 7): 6 normalized arm actions and a gripper logit."""
+
+    def __init__(self, config: ReferenceConfig) -> None:
+        super().__init__()
+        from transformers import LlamaConfig, LlamaModel
+
+        self.config = config
+        llama = LlamaConfig(
+            vocab_size=config.vocab_size,
+            hidden_size=config.hidden_size,
+            intermediate_size=config.intermediate_size,
+            num_hidden_layers=config.num_layers,
+            num_attention_heads=config.num_heads,
+            num_key_value_heads=config.num_heads,
+            max_position_embeddings=max(64, config.seq_len),
+            pad_token_id=0,
+        )
+        llama._attn_implementation = "eager"  # deterministic on CPU, hooks see plain tensors
+        self.language_model = LlamaModel(llama)
+        self.state_proj = _mlp(config.state_dim, config.hidden_size)
+        self.env_proj = _mlp(config.env_dim, config.hidden_size)
+        self.action_query = nn.Parameter(torch.randn(config.hidden_size) * 0.02)
+        self.action_head = nn.Linear(config.hidden_size, 7)
+
+    def embed(self, ids: torch.Tensor, state: torch.Tensor, env: torch.Tensor) -> torch.Tensor:
+        """(B, seq_len, hidden) input embeddings."""
+        words = self.language_model.embed_tokens(ids)
+        query = self.action_query.expand(ids.shape[0], 1, -1)
+        return torch.cat([words, self.state_proj(state)[:, None], self.env_proj(env)[:, None], query], dim=1)
+
+    def forward(self, ids: torch.Tensor, state: torch.Tensor, env: torch.Tensor) -> torch.Tensor:
+        out = self.language_model(inputs_embeds=self.embed(ids, state, env), use_cache=False)
+        return self.action_head(out.last_hidden_state[:, -1])

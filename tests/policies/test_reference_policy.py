@@ -1,0 +1,124 @@
+"""The reference policy: tiny training reduces the loss, checkpoints round-trip, hooks capture and steer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mistvla.hooks.capture import CaptureSpec
+from mistvla.hooks.points import valid_names
+from mistvla.hooks.steering import SteeringSpec
+from mistvla.policies.reference.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from mistvla.policies.reference.model import ReferenceConfig, ReferenceModel
+from mistvla.policies.reference.normalization import Normalizer
+from mistvla.policies.reference.policy import ReferencePolicy
+from mistvla.policies.reference.tokenizer import WordTokenizer
+from mistvla.policies.reference.train import loss_fn
+
+NAMES = ["bowl_1", "plate_1"]
+INSTR = "pick up the bowl and place it on the plate"
+
+
+def _obs(rng):
+    return {
+        "proprio": {
+            "eef_pos": rng.normal(size=3),
+            "eef_axis_angle": rng.normal(size=3),
+            "gripper_qpos": rng.normal(size=2),
+        },
+        "privileged": {n: np.concatenate([rng.normal(size=3), [0, 0, 0, 1.0]]) for n in NAMES},
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    tok = WordTokenizer.build([INSTR])
+    model = ReferenceModel(ReferenceConfig(len(tok.vocab), 24, hidden_size=32, num_layers=2, num_heads=2,
+                                           intermediate_size=64, prompt_length=12))  # fmt: skip
+    rng = np.random.default_rng(0)
+    norm = Normalizer.fit({"state": rng.normal(size=(50, 14)), "env": rng.normal(size=(50, 24)),
+                           "action": rng.normal(size=(50, 6))})  # fmt: skip
+    ckpt = Checkpoint(
+        model, tok, norm, NAMES, {"by": "init_state", "train": [0], "val": [1]}, {"dataset": {}}
+    )
+    return save_checkpoint(tmp_path_factory.mktemp("ck") / "tiny", ckpt)
+
+
+def test_few_training_steps_reduce_the_loss():
+    torch.manual_seed(0)
+    model = ReferenceModel(ReferenceConfig(20, 24, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
+                                           prompt_length=6))  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    batch = {"ids": torch.randint(0, 20, (64, 6), generator=g), "state": torch.randn(64, 14, generator=g),
+             "env": torch.randn(64, 24, generator=g), "grip": (torch.rand(64, generator=g) > 0.5).float()}  # fmt: skip
+    batch["arm"] = torch.tanh(batch["state"][:, :6] + batch["env"][:, :6])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    before = float(loss_fn(model, batch).detach())
+    for _ in range(40):
+        opt.zero_grad()
+        loss_fn(model, batch).backward()
+        opt.step()
+    assert float(loss_fn(model, batch).detach()) < 0.6 * before
+
+
+def test_checkpoint_round_trip_gives_identical_actions(tiny_ckpt, tmp_path):
+    a, b = ReferencePolicy(tiny_ckpt), ReferencePolicy(tiny_ckpt)
+    obs = _obs(np.random.default_rng(1))
+    a.reset(INSTR, seed=0)
+    b.reset(INSTR, seed=0)
+    np.testing.assert_array_equal(a.select_action(obs), b.select_action(obs))
+    again = save_checkpoint(tmp_path / "copy", load_checkpoint(tiny_ckpt))
+    c = ReferencePolicy(again)
+    c.reset(INSTR, seed=0)
+    np.testing.assert_array_equal(a.select_action(obs), c.select_action(obs))
+    (again / "normalization.json").write_text(json.dumps({"state": {}}))
+    with pytest.raises(CheckpointError, match="manifest hash"):
+        load_checkpoint(again)
+
+
+def test_capture_matches_output_hidden_states(tiny_ckpt):
+    policy = ReferencePolicy(
+        tiny_ckpt, capture=CaptureSpec(("llm.blocks.0.resid_post", "llm.final_norm"), ("last_prompt", "mean"))
+    )
+    assert "llm.blocks.1.resid_post" in valid_names(policy.hook_model(), "llama")
+    obs = _obs(np.random.default_rng(2))
+    policy.reset(INSTR, seed=0)
+    policy.select_action(obs)
+    rec = policy.last_capture
+    from mistvla.harness.envs.vectors import environment_vector, state_vector
+    from mistvla.policies.reference.policy import model_inputs
+
+    ids, s, e = model_inputs(
+        policy.ckpt, policy._ids, state_vector(obs)[None], environment_vector(obs, NAMES)[None]
+    )
+    with torch.no_grad():
+        m = policy.model
+        hs = m.language_model(inputs_embeds=m.embed(ids, s, e), output_hidden_states=True).hidden_states
+    np.testing.assert_allclose(
+        rec.arrays["llm.blocks.0.resid_post"]["last_prompt"], hs[1][0, -1].numpy(), atol=1e-5
+    )
+    np.testing.assert_allclose(rec.arrays["llm.final_norm"]["last_prompt"], hs[-1][0, -1].numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        rec.arrays["llm.blocks.0.resid_post"]["mean"], hs[1][0].mean(0).numpy(), atol=1e-5
+    )
+
+
+def test_steering_changes_the_action(tiny_ckpt):
+    obs = _obs(np.random.default_rng(3))
+    plain = ReferencePolicy(tiny_ckpt)
+    plain.reset(INSTR, seed=0)
+    vec = np.random.default_rng(4).normal(size=32)
+    steered = ReferencePolicy(tiny_ckpt, steering=SteeringSpec({"llm.blocks.1.resid_post": vec}, alpha=4.0,
+                                                               positions="last_prompt"))  # fmt: skip
+    steered.reset(INSTR, seed=0)
+    a, b = plain.select_action(obs), steered.select_action(obs)
+    assert np.abs(a[:6] - b[:6]).max() > 1e-3
