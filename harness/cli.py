@@ -104,6 +104,41 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demos(args: argparse.Namespace) -> int:
+    from mistvla.harness.datasets.demos import collect_demos, load_demo_config
+
+    root = collect_demos(load_demo_config(args.config), progress=not args.quiet, overwrite=args.overwrite)
+    print(f"written: {root}")
+    return 0
+
+
+def _cmd_train_policy(args: argparse.Namespace) -> int:
+    from mistvla.policies.reference.ship import ship
+    from mistvla.policies.reference.train import load_train_config, train
+
+    ckpt = train(load_train_config(args.config), progress=not args.quiet)
+    print(f"best checkpoint: {ckpt}")
+    if args.ship:
+        print(f"shipped: {ship(ckpt, args.ship)}")
+    return 0
+
+
+def _cmd_analyze_actions(args: argparse.Namespace) -> int:
+    import yaml
+
+    from mistvla.harness.report.action_analysis import analyze_actions, format_table
+    from mistvla.policies.registry import make_policy
+
+    params = yaml.safe_load(args.params) if args.params else {}
+    policy = make_policy(args.policy, **params)
+    summary = analyze_actions(
+        policy, args.dataset, args.out, split=args.split, collapse_ratio=args.collapse_ratio
+    )
+    print(format_table(summary["dimensions"]))
+    print(f"written: {args.out}/summary.json and PNGs")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mistvla", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +176,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="default: the suite's protocol limit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_rollout)
+
+    p = sub.add_parser("demos", help="roll out the scripted expert into a LeRobot demonstration dataset")
+    p.add_argument(
+        "config", help="demonstration YAML, e.g. experiments/reference/demos_libero_spatial_a.yaml"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset directory")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_demos)
+
+    p = sub.add_parser(
+        "train-policy", help="train the reference policy on LeRobot demonstrations (resumable)"
+    )
+    p.add_argument("config", help="training YAML, e.g. experiments/reference/train_libero_spatial.yaml")
+    p.add_argument(
+        "--ship", metavar="DIR", help="also copy the best checkpoint to DIR (e.g. experiments/artifacts/...)"
+    )
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train_policy)
+
+    p = sub.add_parser(
+        "analyze-actions", help="per-dimension action analysis of a policy on a demonstration dataset"
+    )
+    p.add_argument("dataset", nargs="+", help="LeRobot dataset root(s)")
+    p.add_argument("--policy", default="reference")
+    p.add_argument("--params", help='policy params as YAML, e.g. "{checkpoint: experiments/artifacts/...}"')
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--split", choices=["val", "train", "all"], default="val")
+    p.add_argument("--collapse-ratio", type=float, default=0.3)
+    p.set_defaults(func=_cmd_analyze_actions)
 
     from mistvla.harness.risk.learned.cli import add_risk_parser
 
