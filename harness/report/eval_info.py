@@ -47,8 +47,8 @@ def _aggregate(episodes: list[dict[str, Any]]) -> dict[str, Any]:
 def method_eval_info(episodes: list[dict[str, Any]]) -> dict[str, Any]:
     """The three LeRobot blocks (``per_task``, ``per_group``, ``overall``) of one method's episodes.
 
-    >>> eps = [{"suite": "libero_spatial", "task": "t", "task_index": 0, "init_state": i, "success": i < 3}
-    ...        for i in range(4)]
+    >>> eps = [{"policy": "p", "intervention": "none", "suite": "libero_spatial", "task": "t",
+    ...         "task_index": 0, "init_state": i, "seed": 0, "success": i < 3} for i in range(4)]
     >>> info = method_eval_info(eps)
     >>> info["overall"]["pc_success"], info["per_task"][0]["metrics"]["successes"]
     (75.0, [True, True, True, False])

@@ -106,6 +106,7 @@ def to_markdown(
     return "\n".join(lines) + "\n\n" + footer_text(rows, confidence, resamples) + "\n"
 
 
+SCOPE_WIDTH = 48
 COMPACT_HEADERS = ("Scope", "Method", "SR %", "CR %", "RR(b) %", "dSR pp", "dCR pp", "n")
 _COMPACT = (("sr", False), ("cr", False), ("rr_paired", False), ("delta_sr", True), ("delta_cr", True))
 
@@ -131,7 +132,7 @@ def to_terminal(rows: Sequence[MethodMetrics]) -> str:
     rows = drop_duplicate_overall(rows)
     body = [
         [
-            row.scope,
+            row.scope if len(row.scope) <= SCOPE_WIDTH else row.scope[: SCOPE_WIDTH - 1] + "…",
             method_label(row),
             *(format_estimate(getattr(row, name), signed) for name, signed in _COMPACT),
             f"{row.n_episodes}/{row.n_clusters}",

@@ -107,7 +107,13 @@ function select(id) {
 function draw(e) {
   var div = document.getElementById('episode-plot');
   var t = e.trace;
-  if (!t) { Plotly.purge(div); div.textContent = 'no steps recorded for this episode'; return; }
+  if (!t) {
+    Plotly.purge(div);
+    div.innerHTML = '<p class="empty">no steps recorded for this episode</p>';
+    div.dataset.empty = '1';
+    return;
+  }
+  if (div.dataset.empty) { div.innerHTML = ''; delete div.dataset.empty; }
   var x = t.risk.map(function (_, i) { return t.step0 + i; });
   var traces = [{ type: 'scatter', mode: 'lines', name: 'risk', x: x, y: t.risk, line: { color: '#1f77b4' } }];
   var shapes = t.active.map(function (s) {
@@ -148,7 +154,6 @@ function draw(e) {
     annotations: [{ x: x[x.length - 1], y: 1.0, xref: 'x', yref: 'paper', text: e.termination_reason,
                     showarrow: false, xanchor: 'right', font: { color: e.success ? '#2ca02c' : '#d62728' } }]
   };
-  div.textContent = '';
   Plotly.react(div, traces, layout, { responsive: true, displaylogo: false });
 }
 
