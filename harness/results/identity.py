@@ -10,9 +10,20 @@ the episode's random choices.
 >>> ep.key
 'smolvla_none_libero-spatial_t003_i007_s0_r0_274751ef'
 >>> ep.pairing, ep.cluster
-(('libero_spatial', 3, 7, 0, 0), ('libero_spatial', 3, 7))
+(('libero_spatial', 3, 7, 0, 0, 'none', 0), ('libero_spatial', 3, 7))
 >>> EpisodeId.from_record({**ep.as_record(), "success": True}) == ep
 True
+
+A perturbed episode names its perturbation (label and level) in its key; a
+clean one keeps exactly the key it had before perturbations existed. It pairs
+with its clean twin (same policy, intervention, task, init state, seed, repeat)
+on :attr:`EpisodeId.robustness_pairing`:
+
+>>> cam = EpisodeId("smolvla", "none", "libero_spatial", 3, 7, 0, perturbation="camera", perturbation_level=2)
+>>> cam.key
+'smolvla_none_libero-spatial_t003_i007_s0_r0_camera-L2_8dd5a318'
+>>> cam.robustness_pairing == ep.robustness_pairing, cam.is_clean, cam.condition
+(True, False, ('camera', 2))
 """
 
 from __future__ import annotations
@@ -45,6 +56,10 @@ class EpisodeId:
     seed: int
     repeat: int = 0
     """Rerun index of the same (task, init state, seed)."""
+    perturbation: str = "none"
+    """Label of the env perturbation (``none``: the clean env)."""
+    perturbation_level: int = 0
+    """Its severity, 1..5 (0: clean)."""
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -53,7 +68,7 @@ class EpisodeId:
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> EpisodeId:
         """The identity of an episode record (a row of the episode table, or a runner record)."""
-        return cls(**{name: record[name] for name in cls.field_names() if name in record})
+        return cls(**{name: record[name] for name in cls.field_names() if record.get(name) is not None})
 
     def as_record(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -65,18 +80,19 @@ class EpisodeId:
         A readable prefix plus 8 hex digits of a hash of the exact fields, so two
         names that slug alike (``a_b`` and ``a-b``) still get different keys.
         """
-        ident = json.dumps(
-            [
-                self.policy,
-                self.intervention,
-                self.suite,
-                int(self.task_index),
-                int(self.init_state),
-                int(self.seed),
-                int(self.repeat),
-            ]
-        )
-        digest = hashlib.sha256(ident.encode()).hexdigest()[:8]
+        fields: list[Any] = [
+            self.policy,
+            self.intervention,
+            self.suite,
+            int(self.task_index),
+            int(self.init_state),
+            int(self.seed),
+            int(self.repeat),
+        ]
+        perturbed = [] if self.is_clean else [f"{_slug(self.perturbation)}-L{int(self.perturbation_level)}"]
+        if perturbed:  # clean episodes keep the key they had before perturbations existed
+            fields += [self.perturbation, int(self.perturbation_level)]
+        digest = hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:8]
         parts = [_slug(self.policy), _slug(self.intervention), _slug(self.suite)]
         return "_".join(
             [
@@ -85,14 +101,30 @@ class EpisodeId:
                 f"i{int(self.init_state):03d}",
                 f"s{self.seed}",
                 f"r{self.repeat}",
+                *perturbed,
                 digest,
             ]
         )
 
     @property
+    def is_clean(self) -> bool:
+        """No env perturbation (label ``none`` or level 0)."""
+        return self.perturbation == "none" or int(self.perturbation_level) == 0
+
+    @property
+    def condition(self) -> tuple[str, int]:
+        """The env condition: (perturbation label, level), ``("none", 0)`` when clean."""
+        return ("none", 0) if self.is_clean else (self.perturbation, int(self.perturbation_level))
+
+    @property
     def pairing(self) -> tuple[Any, ...]:
-        """The unit on which an intervention episode is paired with its base episode."""
-        return (self.suite, self.task_index, self.init_state, self.seed, self.repeat)
+        """The unit on which an intervention episode is paired with its base episode (same env condition)."""
+        return (self.suite, self.task_index, self.init_state, self.seed, self.repeat, *self.condition)
+
+    @property
+    def robustness_pairing(self) -> tuple[Any, ...]:
+        """The unit on which a perturbed episode is paired with its clean twin (same method, same start)."""
+        return (self.policy, self.intervention, self.suite, self.task_index, self.init_state, self.seed, self.repeat)
 
     @property
     def cluster(self) -> tuple[Any, ...]:

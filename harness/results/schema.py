@@ -70,6 +70,8 @@ EPISODE_FIELDS: tuple[Field, ...] = (
     Field("init_state", pa.int32(), int),
     Field("seed", pa.int64(), int),
     Field("repeat", pa.int32(), int, default=0),  # rerun index of the same (task, init_state, seed)
+    Field("perturbation", pa.string(), str, default="none"),  # env perturbation label; "none": clean
+    Field("perturbation_level", pa.int32(), int, default=0),  # its severity 1..5; 0: clean
     Field("episode_index", pa.int64(), int),  # order in which the runner scheduled the episode
     Field("success", pa.bool_(), bool),
     Field("collided", pa.bool_(), bool),  # n_collision_onsets >= 1
@@ -85,6 +87,7 @@ EPISODE_FIELDS: tuple[Field, ...] = (
     Field("first_intervention_step", pa.int32(), int, nullable=True),
     Field("error", pa.string(), str, nullable=True, default=None),
     Field("env_kwargs", pa.string(), str),  # canonical JSON
+    Field("perturbation_params", pa.string(), str, nullable=True, default=None),  # sampled values, JSON
     Field("peak_risk", pa.float64(), float, nullable=True, default=None),  # max per-step risk; None: none ran
     Field("hidden_layers", pa.list_(pa.string()), list[str], default=()),
     Field("video_path", pa.string(), str, nullable=True, default=None),

@@ -87,6 +87,7 @@ def run_episode(
     reason, error, success = "crash", None, False
     steps = 0
     obs, info = env.reset(seed=ident.seed, options={"init_state": ident.init_state})
+    perturbations = info.get("perturbations")  # sampled by perturbation wrappers, if any
     try:
         policy.bind(env)
         policy.reset(env.instruction, seed=seed)
@@ -161,6 +162,7 @@ def run_episode(
         "first_intervention_step": getattr(intervention, "first_step", None),
         "error": error,
         "env_kwargs": json.dumps(env.config.to_dict(), sort_keys=True, default=str),
+        "perturbation_params": json.dumps(perturbations, sort_keys=True) if perturbations else None,
         "peak_risk": peak,
         "started_utc": started,
     }
