@@ -46,6 +46,8 @@ class DemoConfig:
     fps: int = 20
     max_minutes: float | None = None
     """Stop starting episodes after this much wall time and finalize what was collected (CPU budget)."""
+    max_episodes: int | None = None
+    """Stop after this many episodes tried (the reproducible form of a ``max_minutes`` stop)."""
 
     def __post_init__(self) -> None:
         overlap = set(self.train_init_states) & set(self.val_init_states)
@@ -148,7 +150,10 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
         for seed in cfg.seeds:
             for k in init_states:
                 for task in tasks:
-                    if cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes:
+                    out_of_time = (
+                        cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes
+                    )
+                    if out_of_time or (cfg.max_episodes is not None and tried >= cfg.max_episodes):
                         stopped_early = True
                         break
                     if task not in envs:

@@ -108,14 +108,27 @@ def write_plots(
 
 
 def analyze_actions(
-    policy: Any, datasets: list[str], out_dir: str | Path, split: str = "val", collapse_ratio: float = 0.3
+    policy: Any,
+    datasets: list[str],
+    out_dir: str | Path,
+    split: str = "val",
+    collapse_ratio: float = 0.3,
+    val_init_states: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Predict every frame of ``split`` (``val``, ``train`` or ``all``), write summary.json and PNGs."""
+    """Predict every frame of ``split`` (``val``, ``train`` or ``all``), write summary.json and PNGs.
+
+    The validation init states are ``val_init_states``, else those of the
+    policy's checkpoint (``policy.ckpt.split``), else the dataset's split.
+    """
     from mistvla.harness.envs.vectors import ACTION_NAMES
     from mistvla.policies.reference.data import load_many, split_masks
 
     frames = load_many(datasets)
-    train_mask, val_mask, _ = split_masks(frames, None)
+    if val_init_states is None and getattr(policy, "ckpt", None) is not None:
+        val_init_states = (
+            policy.ckpt.split.get("val") if policy.ckpt.split.get("by") == "init_state" else None
+        )
+    train_mask, val_mask, _ = split_masks(frames, val_init_states)
     if split != "all":
         frames = frames.select(val_mask if split == "val" else train_mask)
     pred = predict_frames(policy, frames)
@@ -123,7 +136,8 @@ def analyze_actions(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {
-        "datasets": datasets, "split": split, "n_frames": len(pred), "collapse_ratio": collapse_ratio,
+        "datasets": datasets, "split": split, "val_init_states": val_init_states, "n_frames": len(pred),
+        "collapse_ratio": collapse_ratio,
         "dimensions": rows, "any_collapsed": any(r["collapsed"] for r in rows),
     }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
