@@ -207,3 +207,27 @@ def test_videos_are_copied_beside_the_page(tmp_path):
     assert trace["active"] == [[2, 3], [5, 5]]
     assert trace["onsets"] == [[3, 1, 7.25]] and trace["force"] == [[3, 7.25], [4, 3.0]]
     assert trace["risk"] == [0.1, 0.2, 0.9, 0.95, 0.3, None]
+
+
+def test_a_plugged_in_section_gets_its_html_data_and_script(real_run, tmp_path):
+    from mistvla.harness.report.html.page import SECTIONS, write_report_html
+    from mistvla.harness.report.html.section import SectionOutput
+
+    def n_episodes_section(data):
+        n = len(data.episodes)
+        return SectionOutput(
+            "Episode count", f"<p id='n-eps'>{n}</p>", data={"n": n}, script="el.dataset.n = data.n;"
+        )
+
+    def absent(data):
+        return None
+
+    page = write_report_html([real_run], tmp_path, sections=[*SECTIONS, absent, n_episodes_section])
+    html = page.read_text()
+    assert "<section id=\"sec-episode-count\"><h2>Episode count</h2><p id='n-eps'>4</p></section>" in html
+    assert (
+        'window.MISTVLA_SECTIONS["sec-episode-count"] = function (data, el) {\nel.dataset.n = data.n;' in html
+    )
+    assert (
+        html.count("<section id=") == len(SECTIONS) - 1
+    )  # + the new one; no crossrun (one run), no heatmap (one task)
