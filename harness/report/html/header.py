@@ -34,6 +34,17 @@ def _kv_table(items: list[tuple[str, Any]]) -> str:
     return f'<table class="kv">{rows}</table>'
 
 
+def _seeds(run: RunData) -> str:
+    cfg = run.config
+    episodes = cfg.get("episodes") or {}
+    parts = [f"episode seeds {episodes.get('seeds')}", f"init states {episodes.get('init_states')}"]
+    if "seed" in cfg:
+        parts.append(f"run seed {cfg['seed']}")
+    if run.manifest.get("seeds"):
+        parts.append(f"manifest seeds {run.manifest['seeds']}")
+    return ", ".join(parts)
+
+
 def _run_block(run: RunData) -> str:
     m = run.manifest
     git = m.get("git") or {}
@@ -47,7 +58,7 @@ def _run_block(run: RunData) -> str:
         ("created", m.get("created_utc", "")),
         ("episodes", f"{n} finished ({len(methods)} methods)"),
         ("git commit", f"{commit} ({git.get('branch') or '?'})"),
-        ("seeds", m.get("seeds")),
+        ("seeds", _seeds(run)),
         ("thresholds", calibration_text(run)),
         ("python / platform", f"{m.get('python', '?')} / {m.get('platform', '?')}"),
     ]
