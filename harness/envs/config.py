@@ -18,6 +18,8 @@ from mistvla.harness.envs.observations import CAMERAS
 from mistvla.harness.envs.tasks import DEFAULT_PROTOCOL, STEP_LIMIT_PROTOCOLS
 from mistvla.harness.envs.termination import DropConfig
 
+RESET_PROTOCOLS = ("published", "settled")
+
 
 @dataclass(frozen=True)
 class LiberoEnvConfig:
@@ -30,6 +32,10 @@ class LiberoEnvConfig:
     max_steps: int | None = None
     """Policy steps per episode; None takes the protocol's limit for the suite."""
     warmup_steps: int = 10
+    reset_protocol: str = "published"
+    """``published``: the arm's controller keeps the goal of the hard reset's initial pose, as in raw
+    LIBERO and the published OpenVLA/LeRobot evaluations (the no-op warm-up pulls the arm ~1.5 cm toward
+    it). ``settled``: the goal is set at the restored init state, so the warm-up holds the saved pose."""
     hard_reset: bool = False
     """Rebuild the MuJoCo model at every reset (LIBERO's default, ~5 s) instead of
     resetting it in place (~0.15 s). Both give identical trajectories for the same
@@ -52,6 +58,10 @@ class LiberoEnvConfig:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.reset_protocol not in RESET_PROTOCOLS:
+            raise ValueError(
+                f"reset_protocol must be one of {list(RESET_PROTOCOLS)}, got {self.reset_protocol!r}"
+            )
         if self.protocol not in STEP_LIMIT_PROTOCOLS:
             raise ValueError(f"protocol must be one of {sorted(STEP_LIMIT_PROTOCOLS)}, got {self.protocol!r}")
 

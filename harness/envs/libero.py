@@ -205,14 +205,19 @@ class LiberoEnv(gym.Env):
         return self._observation(raw), info
 
     def _restore_init_state(self, state: np.ndarray) -> dict[str, Any]:
-        """Set LIBERO's saved state and clear everything it does not hold.
+        """Set LIBERO's saved state and clear what a soft reset would otherwise carry over.
 
         A saved state is (time, qpos, qvel). After a soft reset MuJoCo's
-        warm-start accelerations, actuator controls and the controller's goal
-        still hold the previous episode's values, and robosuite's Panda
-        gripper keeps its ramped command (``current_action``) across soft
-        resets, which makes a soft reset diverge (~1e-4 m within 20 steps)
-        from a hard one. Zero them so both give identical trajectories.
+        warm-start accelerations and actuator controls still hold the previous
+        episode's values, and robosuite's Panda gripper keeps its ramped command
+        (``current_action``); zeroing them makes a soft reset identical to a
+        hard one. The arm's controller was rebuilt by ``reset()`` at the robot's
+        initial joint pose (as in a hard reset); under the ``published``
+        protocol it keeps that goal, so the no-op warm-up pulls the arm toward
+        it exactly as in raw LIBERO, OpenVLA's ``run_libero_eval.py`` and
+        LeRobot's ``LiberoEnv``. Under ``settled`` the controller is re-read at
+        the restored pose and its goal set there, so the warm-up holds the
+        saved arm pose (see docs/running.md for the measured difference).
         """
         rs = self._libero.env
         data = rs.sim.data._data
@@ -221,8 +226,9 @@ class LiberoEnv(gym.Env):
         raw = self._libero.set_init_state(state)
         for robot in rs.robots:
             robot.gripper.current_action = np.zeros(robot.gripper.dof)
-            robot.controller.update(force=True)
-            robot.controller.reset_goal()
+            if self.config.reset_protocol == "settled":
+                robot.controller.update(force=True)
+                robot.controller.reset_goal()
         return raw
 
     def _gripper_geometry(self) -> tuple[np.ndarray, np.ndarray]:

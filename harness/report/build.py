@@ -42,6 +42,9 @@ def report(
         title=store.manifest.get("config", {}).get("name"),
     )
     header = _header(root, store.manifest, episodes.num_rows)
+    if store.damaged:
+        names = "; ".join(problem for _, problem in store.damaged)
+        header += f"Skipped {len(store.damaged)} damaged file(s), reported the rest: {names}\n\n"
     (out / "comparison.md").write_text(header + to_markdown(rows))
     paths["eval_info"] = write_eval_info(episodes, root / EVAL_INFO_FILE)  # where LeRobot puts it
     if html:

@@ -26,7 +26,8 @@ from typing import Any, TypedDict
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: episode records gained ``peak_risk``."""
 
 TERMINATION_REASONS = (
     "success",

@@ -83,6 +83,8 @@ class ResultsStore:
         self._lock_fd = lock_fd
         self._durable = durable
         self._completed = {p.stem for p in self._episode_dir.glob("*.parquet")}
+        self.damaged: list[tuple[str, str]] = []
+        """(episode key, problem) of episodes found damaged: moved aside on open, skipped on read."""
 
     # ----- opening -------------------------------------------------------------------------
     @classmethod
@@ -108,6 +110,7 @@ class ResultsStore:
             for sub in ("episodes", "steps", "hidden", "videos"):
                 (root / sub).mkdir(exist_ok=True)
             store = cls(root, manifest, lock_fd, durable)
+            store._set_aside_damaged()
             store._remove_leftovers()
             store._log_session()
         except BaseException:
@@ -168,6 +171,17 @@ class ResultsStore:
                 raise ConfigMismatchError(msg)
             warnings.warn(msg, stacklevel=3)
         return manifest
+
+    def _set_aside_damaged(self) -> None:
+        """Move the files of complete episodes that do not read back to ``damaged/`` (they will rerun)."""
+        from mistvla.harness.results.integrity import episode_problem, move_aside
+
+        for key in sorted(self._completed):
+            problem = episode_problem(self.run_dir, key)
+            if problem is not None:
+                move_aside(self.run_dir, key)
+                self._completed.discard(key)
+                self.damaged.append((key, problem))
 
     def _remove_leftovers(self) -> None:
         """Delete temp files and the steps/shards of episodes that never committed."""
@@ -288,14 +302,16 @@ class ResultsStore:
     def episodes(self) -> pa.Table:
         """All complete episode records, ordered by ``episode_index`` (``.to_pandas()`` for a DataFrame)."""
         files = [self.episode_path(k) for k in sorted(self._completed)]
-        table = _read_many(files, EPISODE_SCHEMA)
+        table = _read_many(files, EPISODE_SCHEMA, self.damaged)
         return table.sort_by([("episode_index", "ascending"), ("episode_key", "ascending")])
 
     def steps(self, keys: Iterable[str] | None = None) -> pa.Table:
         """Steps of complete episodes (all, or those in ``keys``), ordered by episode then step."""
         wanted = sorted(self._completed if keys is None else set(keys) & self._completed)
         files = [p for p in (self.steps_path(k) for k in wanted) if p.exists()]
-        return _read_many(files, STEP_SCHEMA).sort_by([("episode_key", "ascending"), ("step", "ascending")])
+        return _read_many(files, STEP_SCHEMA, self.damaged).sort_by(
+            [("episode_key", "ascending"), ("step", "ascending")]
+        )
 
     def hidden(self, key: str, layer: str = "hidden", mmap: bool = True) -> np.ndarray:
         """A hidden-state shard, memory-mapped read-only by default."""
@@ -304,84 +320,14 @@ class ResultsStore:
         return np.load(self.hidden_path(key, layer), mmap_mode="r" if mmap else None)
 
 
-def _read_many(files: Sequence[Path], schema: pa.Schema) -> pa.Table:
-    if not files:
-        return schema.empty_table()
-    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files])
-
-
-def _committed_files(run_dirs: Sequence[str | os.PathLike[str]]) -> tuple[list[str], list[str]]:
-    episodes: list[str] = []
-    steps: list[str] = []
-    for run_dir in run_dirs:
-        root = Path(run_dir)
-        for ep in sorted((root / "episodes").glob("*.parquet")):
-            episodes.append(str(ep))
-            st = root / "steps" / ep.name
-            if st.exists():
-                steps.append(str(st))
-    return episodes, steps
-
-
-def query(run_dirs: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], sql: str) -> pa.Table:
-    """Run DuckDB ``sql`` over the committed Parquet files of one or more runs.
-
-    Views: ``episodes`` (all episode records), ``steps`` (all step rows) and
-    ``runs`` (run_id, run_dir, config_hash, git_commit, git_dirty, created_utc,
-    config_json). Only committed episodes are visible. Example::
-
-        query(["runs/a", "runs/b"], '''
-            SELECT run_id, intervention, avg(success::INT) AS sr, count(*) AS n
-            FROM episodes GROUP BY ALL ORDER BY ALL''')
-    """
-    import duckdb
-
-    dirs = [run_dirs] if isinstance(run_dirs, (str, os.PathLike)) else list(run_dirs)
-    ep_files, step_files = _committed_files(dirs)
-    con = duckdb.connect()
-    try:
-        for name, files, schema in (
-            ("episodes", ep_files, EPISODE_SCHEMA),
-            ("steps", step_files, STEP_SCHEMA),
-        ):
-            if files:
-                listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-                con.execute(
-                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet([{listing}], union_by_name=true)"
-                )
-            else:
-                con.register(name, schema.empty_table())
-        con.register("runs", _runs_table(dirs))
-        rel = con.sql(sql)
-        return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
-    finally:
-        con.close()
-
-
-def _runs_table(run_dirs: Sequence[str | os.PathLike[str]]) -> pa.Table:
-    rows = []
-    for run_dir in run_dirs:
-        m = read_manifest(run_dir)
-        rows.append(
-            {
-                "run_id": m["run_id"],
-                "run_dir": str(run_dir),
-                "config_hash": m.get("config_hash"),
-                "git_commit": m.get("git", {}).get("commit"),
-                "git_dirty": m.get("git", {}).get("dirty"),
-                "created_utc": m.get("created_utc"),
-                "config_json": json.dumps(m.get("config"), sort_keys=True),
-            }
-        )
-    schema = pa.schema(
-        [
-            ("run_id", pa.string()),
-            ("run_dir", pa.string()),
-            ("config_hash", pa.string()),
-            ("git_commit", pa.string()),
-            ("git_dirty", pa.bool_()),
-            ("created_utc", pa.string()),
-            ("config_json", pa.string()),
-        ]
-    )
-    return pa.Table.from_pylist(rows, schema=schema)
+def _read_many(files: Sequence[Path], schema: pa.Schema, damaged: list[tuple[str, str]]) -> pa.Table:
+    """Concatenate Parquet files; a file that does not read back is skipped and named in ``damaged``."""
+    tables = []
+    for f in files:
+        try:
+            tables.append(pq.read_table(f, schema=schema))
+        except Exception as err:
+            problem = (f.stem, f"{f.parent.name}/{f.name} does not read back ({type(err).__name__})")
+            if problem not in damaged:
+                damaged.append(problem)
+    return pa.concat_tables(tables) if tables else schema.empty_table()

@@ -122,10 +122,6 @@ def run_episode(
                 "n_collision_events": 0,
                 "collision_force": None,
             }
-            if applied.stop_episode:
-                _append(cols, row)
-                reason = "stopped"
-                break
             obs, _, terminated, truncated, info = env.step(applied.action)
             steps += 1
             coll = info.get("collisions", {})
@@ -136,6 +132,9 @@ def run_episode(
                 reason = info["termination_reason"]
                 success = bool(info["is_success"])
                 error = info.get("error")
+                break
+            if applied.stop_episode:  # the hold step was executed; the episode ends here
+                reason = "stopped"
                 break
     except Exception as err:  # a policy/intervention bug must not end the run
         reason = "crash"

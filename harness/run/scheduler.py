@@ -8,6 +8,7 @@ once written.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,18 @@ def write_video(store: ResultsStore, result: EpisodeResult, fps: int = 20) -> st
     return str(path.relative_to(store.run_dir))
 
 
+def say_damaged(store: ResultsStore) -> None:
+    """One line on stderr when opening the store moved damaged episodes aside (they are rerun)."""
+    if store.damaged:
+        _, problem = store.damaged[0]
+        more = f" (and {len(store.damaged) - 1} more)" if len(store.damaged) > 1 else ""
+        print(
+            f"mistvla: moved {len(store.damaged)} unreadable episode(s) aside to {store.run_dir / 'damaged'} "
+            f"and will rerun them: {problem}{more}",
+            file=sys.stderr,
+        )
+
+
 def _run_into(
     store: ResultsStore,
     cfg: RunConfig,
@@ -49,6 +62,7 @@ def _run_into(
     desc: str,
     progress: bool,
 ) -> None:
+    say_damaged(store)
     done = store.completed_keys()
     todo = [s for s in specs if s.key not in done]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=desc, unit="ep", disable=not progress)

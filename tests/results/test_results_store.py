@@ -12,17 +12,13 @@ import pyarrow as pa
 import pytest
 from test_results_store_helpers import CONFIG, make_record, make_steps
 
+from mistvla.harness.errors import ConfigMismatchError, DuplicateEpisodeError, RunLockedError
 from mistvla.harness.report import metrics
 from mistvla.harness.results import store as rs
 from mistvla.harness.results.identity import EpisodeId
-from mistvla.harness.results.schema import EPISODE_SCHEMA, STEP_SCHEMA
-from mistvla.harness.results.store import (
-    ConfigMismatchError,
-    DuplicateEpisodeError,
-    ResultsStore,
-    RunLockedError,
-    query,
-)
+from mistvla.harness.results.query import query
+from mistvla.harness.results.schema import EPISODE_SCHEMA, SCHEMA_VERSION, STEP_SCHEMA
+from mistvla.harness.results.store import ResultsStore
 
 
 def _key(record: dict) -> str:
@@ -64,7 +60,7 @@ def test_round_trip_episodes_steps_and_manifest(tmp_path: Path) -> None:
     manifest = json.loads((run / "manifest.json").read_text())
     for field in ("config", "config_hash", "git", "packages", "seeds", "env_kwargs", "hooks", "steering"):
         assert field in manifest
-    assert manifest["schema_version"] == 1 and manifest["run_id"] == "run"
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["run_id"] == "run"
     assert manifest["seeds"] == [0, 1] and manifest["env_kwargs"]["horizon"] == 50
     assert manifest["packages"]["numpy"] == np.__version__ and "dirty" in manifest["git"]
     assert (run / "videos").is_dir()
