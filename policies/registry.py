@@ -6,7 +6,7 @@ a policy's parameters against its constructor is the run config's job
 
 >>> POLICIES.names()[:3]
 ['openvla', 'random', 'reference']
->>> issubclass(resolve("scripted"), Policy)
+>>> issubclass(policy_class("scripted"), Policy)
 True
 """
 
@@ -30,7 +30,7 @@ POLICIES = LazyRegistry(
 )
 
 
-def resolve(name: str) -> type[Policy]:
+def policy_class(name: str) -> type[Policy]:
     """The policy class registered under ``name`` (or named ``"package.module:Class"``)."""
     cls = POLICIES.resolve(name)
     if not (isinstance(cls, type) and issubclass(cls, Policy)):
@@ -44,4 +44,4 @@ def make_policy(name: str, **kwargs: Any) -> Policy:
     """Build the policy registered under ``name`` with keyword arguments, validated first."""
     from mistvla.harness.config.policy import policy_kwargs
 
-    return resolve(name)(**policy_kwargs(name, kwargs))
+    return policy_class(name)(**policy_kwargs(name, kwargs))

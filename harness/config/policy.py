@@ -26,9 +26,9 @@ def policy_kwargs(name: str, params: dict[str, Any]) -> dict[str, Any]:
     scripted expert's ``perturbation``) becomes that dataclass, validated
     strictly. Unknown parameters are an error naming them.
     """
-    from mistvla.policies.registry import resolve
+    from mistvla.policies.registry import policy_class
 
-    cls = resolve(name)
+    cls = policy_class(name)
     sig = inspect.signature(cls.__init__)
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     known = [k for k, p in sig.parameters.items() if k != "self" and p.kind is not p.VAR_KEYWORD]

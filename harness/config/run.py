@@ -87,6 +87,65 @@ class CalibrationConfig:
 
 
 @dataclass
+class PerturbationSpec:
+    """One perturbation of a sweep: a registered wrapper, the levels to run, its options."""
+
+    name: str
+    levels: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    label: str | None = None
+    """Name of this entry in results and tables (default: ``name``); needed to sweep one kind twice."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Options of the wrapper (its ``Config``), e.g. ``corruption: fog`` for ``sensor_noise``."""
+
+    def __post_init__(self) -> None:
+        from mistvla.harness.envs.wrappers.base import MAX_LEVEL, PERTURBATIONS, perturbation_options
+
+        if self.name not in PERTURBATIONS:
+            raise ValueError(f"unknown perturbation {self.name!r}; known: {', '.join(PERTURBATIONS.names())}")
+        if not self.levels or any(not 0 <= lvl <= MAX_LEVEL for lvl in self.levels):
+            raise ValueError(
+                f"levels must be a non-empty list of ints in [0, {MAX_LEVEL}], got {self.levels}"
+            )
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"levels has duplicates: {self.levels}")
+        if self.display == "none":
+            raise ValueError("label 'none' is reserved for the clean env")
+        try:
+            perturbation_options(self.name, self.params, "params")
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+@dataclass
+class SweepConfig:
+    """``sweep:``: perturbations x levels over the same episodes; the clean env is always included."""
+
+    perturbations: list[PerturbationSpec] = field(default_factory=list)
+    seed: int = 0
+    """Seed of the perturbations' sampled parameters (mixed with each episode's seed and init state)."""
+    cross_interventions: bool = True
+    """Run every intervention under every perturbation (False: perturbed episodes run the base policy only)."""
+
+    def __post_init__(self) -> None:
+        labels = [p.display for p in self.perturbations]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"perturbations need distinct labels (set `label:`), got {labels}")
+
+    def conditions(self) -> list[tuple[str, int]]:
+        """Every env condition of the sweep, clean first: ``[("none", 0), (label, level), ...]`` (level 0 is clean)."""
+        out = [("none", 0)]
+        out += [(p.display, lvl) for p in self.perturbations for lvl in p.levels if lvl > 0]
+        return out
+
+    def spec(self, label: str) -> PerturbationSpec:
+        return next(p for p in self.perturbations if p.display == label)
+
+
+@dataclass
 class RunConfig:
     name: str
     policy: PolicyConfig
@@ -102,6 +161,8 @@ class RunConfig:
     video: bool = False
     seed: int = 0
     """Seed for everything not tied to an episode (bootstrap resampling)."""
+    sweep: SweepConfig | None = None
+    """Perturbation-robustness sweep (``docs/perturbations.md``); None: the clean env only."""
 
     def __post_init__(self) -> None:
         labels = [i.display for i in self.interventions]

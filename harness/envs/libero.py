@@ -29,7 +29,7 @@ import numpy as np
 
 from mistvla.harness.envs.collisions.ledger import CollisionLedger
 from mistvla.harness.envs.config import LiberoEnvConfig
-from mistvla.harness.envs.observations import build_observation, observation_space
+from mistvla.harness.envs.observations import WorkspaceBounds, build_observation, observation_space
 from mistvla.harness.envs.setup import ensure_libero
 from mistvla.harness.envs.tasks import get_task, load_init_states, step_limit
 from mistvla.harness.envs.termination import (
@@ -76,8 +76,13 @@ class LiberoEnv(gym.Env):
         rs = self._libero.env
         self.object_names = tuple(list(rs.objects_dict) + list(rs.fixtures_dict))
         self.target_objects = tuple(rs.obj_of_interest)
+        model = rs.sim.model
+        fingers = [model.joint_name2id(j) for j in rs.robots[0].gripper.joints]
         self.observation_space = observation_space(
-            self._cameras, self.config.image_size, self.object_names if self.config.privileged else None
+            self._cameras,
+            self.config.image_size,
+            self.object_names if self.config.privileged else None,
+            WorkspaceBounds.from_model(model._model, fingers),
         )
         self.action_space = gym.spaces.Box(-1.0, 1.0, (7,), np.float32)
         self._ledger = CollisionLedger(self.config.collision)

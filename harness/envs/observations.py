@@ -16,6 +16,7 @@ Layout (a ``gymnasium.spaces.Dict``):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,18 +44,51 @@ def quat_xyzw_to_axis_angle(quat: np.ndarray) -> np.ndarray:
     return q[:3] / sin_half * angle
 
 
+@dataclass(frozen=True)
+class WorkspaceBounds:
+    """Real bounds of the positions an env can report.
+
+    ``low``/``high``: a box around the whole MuJoCo model (``stat.center`` ±
+    ``stat.extent``, which contains every body of the scene, robot included);
+    ``gripper_low``/``gripper_high``: the finger joints' ranges plus 1 mm of
+    slack (soft joint limits are slightly violated under load).
+
+    >>> b = WorkspaceBounds((-1.0, -1.0, 0.0), (1.0, 1.0, 2.0), (0.0, -0.04), (0.04, 0.0))
+    >>> observation_space((), 128, ["bowl"], b)["privileged"]["bowl"].high.tolist()
+    [1.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0]
+    """
+
+    low: tuple[float, float, float]
+    high: tuple[float, float, float]
+    gripper_low: tuple[float, float]
+    gripper_high: tuple[float, float]
+
+    @classmethod
+    def from_model(cls, model: Any, gripper_joint_ids: Sequence[int]) -> WorkspaceBounds:
+        center, extent = np.asarray(model.stat.center, dtype=np.float64), float(model.stat.extent)
+        ranges = np.asarray(model.jnt_range)[list(gripper_joint_ids)]
+        return cls(
+            tuple(center - extent),
+            tuple(center + extent),
+            tuple(ranges[:, 0] - 1e-3),
+            tuple(ranges[:, 1] + 1e-3),
+        )
+
+
 def observation_space(
-    cameras: Sequence[str], image_size: int, object_names: Sequence[str] | None
+    cameras: Sequence[str], image_size: int, object_names: Sequence[str] | None, bounds: WorkspaceBounds
 ) -> spaces.Dict:
-    """The Dict space for the given cameras, resolution and (optional) privileged objects."""
-    inf = np.inf
+    """The Dict space for the given cameras, resolution, (optional) privileged objects and workspace bounds."""
+    low, high = np.asarray(bounds.low), np.asarray(bounds.high)
     parts: dict[str, spaces.Space] = {
         "proprio": spaces.Dict(
             {
-                "eef_pos": spaces.Box(-inf, inf, (3,), np.float64),
+                "eef_pos": spaces.Box(low, high, (3,), np.float64),
                 "eef_quat": spaces.Box(-1.0, 1.0, (4,), np.float64),
                 "eef_axis_angle": spaces.Box(-np.pi, np.pi, (3,), np.float64),
-                "gripper_qpos": spaces.Box(-inf, inf, (2,), np.float64),
+                "gripper_qpos": spaces.Box(
+                    np.asarray(bounds.gripper_low), np.asarray(bounds.gripper_high), (2,), np.float64
+                ),
             }
         )
     }
@@ -63,7 +97,10 @@ def observation_space(
             {c: spaces.Box(0, 255, (image_size, image_size, 3), np.uint8) for c in cameras}
         )
     if object_names is not None:
-        parts["privileged"] = spaces.Dict({n: spaces.Box(-inf, inf, (7,), np.float64) for n in object_names})
+        pose_low, pose_high = np.concatenate([low, -np.ones(4)]), np.concatenate([high, np.ones(4)])
+        parts["privileged"] = spaces.Dict(
+            {n: spaces.Box(pose_low, pose_high, (7,), np.float64) for n in object_names}
+        )
     return spaces.Dict(parts)
 
 

@@ -17,6 +17,7 @@ from mistvla.harness.errors import StoreError
 from mistvla.harness.report.eval_info import EVAL_INFO_FILE, write_eval_info
 from mistvla.harness.report.metrics import compare
 from mistvla.harness.report.plot import plot_comparison
+from mistvla.harness.report.robustness import clean_episodes, is_sweep
 from mistvla.harness.report.table import drop_duplicate_overall, to_markdown, to_terminal, write_tables
 from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.run.calibration import THRESHOLDS_FILE
@@ -33,7 +34,10 @@ def report(
     episodes = store.episodes()
     if episodes.num_rows == 0:
         raise StoreError(f"{root} has no finished episodes yet")
-    rows = compare(episodes, base_intervention="none", by=by, seed=seed)
+    sweep = is_sweep(episodes)  # the comparison is of the clean episodes; perturbed ones get their own table
+    rows = compare(
+        clean_episodes(episodes) if sweep else episodes, base_intervention="none", by=by, seed=seed
+    )
     out = root / "report"
     paths = write_tables(rows, out)
     paths["png"] = plot_comparison(
@@ -52,6 +56,14 @@ def report(
 
         paths["html"] = write_report_html([root], out, by=by, seed=seed)
     text = header + to_terminal(rows) + f"\nAll columns and the definitions: {paths['md']}\n"
+    if sweep:
+        from mistvla.harness.report.robustness_table import write_robustness
+
+        robust, more = write_robustness(
+            episodes, out, seed=seed, title=store.manifest.get("config", {}).get("name")
+        )
+        paths.update(more)
+        text += "\nRobustness to env perturbations (paired with the clean twins):\n\n" + robust
     return text, paths
 
 

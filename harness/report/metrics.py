@@ -128,17 +128,22 @@ class Pairing:
     n_unpaired_base: int
 
 
-def pair_episodes(treated: Any, base: Any) -> Pairing:
-    """Match each intervention episode with the base episode of the same (suite, task, init, seed, repeat).
+def pair_episodes(
+    treated: Any, base: Any, key: Callable[[EpisodeId], tuple] = lambda ident: ident.pairing
+) -> Pairing:
+    """Match each intervention episode with the base episode of the same (suite, task, init, seed, repeat, env).
 
-    Raises ``ValueError`` if a pairing key occurs twice on one side (the pairing
-    would be ambiguous, e.g. two runs of the same method were concatenated).
+    ``key`` gives the pairing unit of an episode's identity (default
+    :attr:`EpisodeId.pairing`; :attr:`EpisodeId.robustness_pairing` pairs a
+    perturbed episode with its clean twin). Raises ``ValueError`` if a pairing
+    key occurs twice on one side (the pairing would be ambiguous, e.g. two runs
+    of the same method were concatenated).
     """
     sides = []
     for name, eps in (("intervention", treated), ("base", base)):
         index: dict[tuple, dict[str, Any]] = {}
         for r in as_records(eps):
-            k = EpisodeId.from_record(r).pairing
+            k = key(EpisodeId.from_record(r))
             if k in index:
                 raise ValueError(f"{name} episodes contain pairing key {k} twice; pairing is ambiguous")
             index[k] = r

@@ -31,11 +31,11 @@ from mistvla.harness.run.plan import run_tasks
 def check_run(cfg: RunConfig) -> None:
     """Raise :class:`ConfigError` for the first problem found; return None when the run can start."""
     from mistvla.policies.base import HookedPolicy
-    from mistvla.policies.registry import resolve
+    from mistvla.policies.registry import policy_class
 
     run_tasks(cfg)
     policy_kwargs(cfg.policy.name, cfg.policy.params)
-    policy_cls = resolve(cfg.policy.name)
+    policy_cls = policy_class(cfg.policy.name)
     risk_options(cfg.risk)
     risk_cls = risk_source_class(cfg.risk.source)
     if risk_cls.needs_hidden and not issubclass(policy_cls, HookedPolicy):

@@ -16,14 +16,16 @@ import json
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mistvla.harness.interventions.base import Intervention
 from mistvla.harness.risk.base import RiskSignal, RiskSource
 from mistvla.harness.run.plan import EpisodeSpec
-from mistvla.policies.base import HookedPolicy, Policy
+
+if TYPE_CHECKING:
+    from mistvla.policies.base import Policy
 
 
 @dataclass
@@ -39,6 +41,8 @@ def _captured(policy: Policy) -> dict[str, np.ndarray]:
 
     Names become shard file names in the results store, so ``/`` is replaced.
     """
+    from mistvla.policies.base import HookedPolicy  # harness imports policies only inside functions
+
     record = policy.last_capture if isinstance(policy, HookedPolicy) else None
     if record is None:
         return {}

@@ -1,5 +1,10 @@
 """Planning a run: every episode it means, in a fixed order, and how episodes go to workers.
 
+With a ``sweep:``, the plan is the grid: every task x env condition (clean
+first, then each perturbation x level) x intervention x init state x seed x
+repeat; calibration always runs clean. A clean episode's identity, and so its
+key, is the same with or without a sweep.
+
 >>> specs = [EpisodeSpec(EpisodeId("p", "none", "s", t, 0, 0)) for t in (0, 0, 0, 1)]
 >>> [[s.id.task_index for s in part] for part in partition_by_task(specs, 2)]
 [[0, 0, 0], [1]]
@@ -41,16 +46,28 @@ def plan_episodes(cfg: RunConfig, calibration: bool = False) -> list[EpisodeSpec
     """Every episode of the run (or of its calibration phase), in a fixed order."""
     labels = ["none"] if calibration else [i.display for i in cfg.interventions]
     init_states = cfg.calibration.init_states if calibration else cfg.episodes.init_states
+    sweep = cfg.sweep
+    conditions = sweep.conditions() if sweep is not None and not calibration else [("none", 0)]
     specs = []
     for task in run_tasks(cfg):
-        for label in labels:
-            for init_state in init_states:
-                for seed in cfg.episodes.seeds:
-                    for repeat in range(cfg.episodes.repeats):
-                        ident = EpisodeId(
-                            cfg.policy.name, label, cfg.episodes.suite, task, init_state, seed, repeat
-                        )
-                        specs.append(EpisodeSpec(ident, episode_index=len(specs)))
+        for perturbation, level in conditions:
+            crossed = perturbation == "none" or sweep is None or sweep.cross_interventions
+            for label in labels if crossed else ["none"]:
+                for init_state in init_states:
+                    for seed in cfg.episodes.seeds:
+                        for repeat in range(cfg.episodes.repeats):
+                            ident = EpisodeId(
+                                cfg.policy.name,
+                                label,
+                                cfg.episodes.suite,
+                                task,
+                                init_state,
+                                seed,
+                                repeat,
+                                perturbation,
+                                level,
+                            )
+                            specs.append(EpisodeSpec(ident, episode_index=len(specs)))
     return specs
 
 

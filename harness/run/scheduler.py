@@ -91,6 +91,8 @@ def identity(cfg: RunConfig) -> dict[str, Any]:
     """The config that decides results: everything but the worker count (results do not depend on it)."""
     data = cfg.to_dict()
     data.pop("workers")
+    if data.get("sweep") is None:  # runs without a sweep keep the identity they had before sweeps existed
+        data.pop("sweep", None)
     return data
 
 

@@ -79,9 +79,24 @@ def _run_one(spec: EpisodeSpec, thresholds: dict[str, float | None]) -> EpisodeR
     icfg = next(i for i in cfg.interventions if i.display == label)
     intervention = make_intervention(icfg, thresholds.get(label))
     risk = make_risk_source(cfg.risk)
-    env = _env(spec.id.task_index)
+    env = perturbed_env(cfg, _env(spec.id.task_index), spec)
     camera = env.config.cameras[0] if cfg.video else None
-    return run_episode(env, _policy(), intervention, risk, spec, video_camera=camera)
+    try:
+        return run_episode(env, _policy(), intervention, risk, spec, video_camera=camera)
+    finally:
+        restore = getattr(env, "restore", None)
+        if restore is not None:  # the task's env is reused: put its scene back
+            restore()
+
+
+def perturbed_env(cfg: RunConfig, env: Any, spec: EpisodeSpec) -> Any:
+    """``env`` wrapped in the episode's perturbation from the sweep (unchanged for a clean episode)."""
+    if spec.id.is_clean or cfg.sweep is None:
+        return env
+    from mistvla.harness.envs.wrappers.base import wrap
+
+    entry = cfg.sweep.spec(spec.id.perturbation)
+    return wrap(env, entry.name, int(spec.id.perturbation_level), seed=cfg.sweep.seed, params=entry.params)
 
 
 def _worker_main(

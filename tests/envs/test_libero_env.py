@@ -48,7 +48,17 @@ def test_spaces_and_dtypes(env):
 
 
 def test_check_env_passes(env):
-    check_env(env, skip_render_check=True)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env, skip_render_check=True)
+    bounds = [str(w.message) for w in caught if "infinity" in str(w.message)]
+    assert not bounds, bounds  # every observation box has real bounds
+    obs, _ = env.reset(seed=0)
+    for _ in range(20):
+        obs, *_ = env.step(DOWN_RIGHT)
+        assert env.observation_space.contains(obs)
 
 
 def test_default_init_state_follows_seed(env):

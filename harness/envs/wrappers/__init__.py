@@ -1,0 +1,1 @@
+"""Perturbation wrappers around :class:`~mistvla.harness.envs.libero.LiberoEnv`, one per concern (see ``base``)."""
