@@ -1,0 +1,78 @@
+"""Per-step cost of each perturbation wrapper as a ratio to the unwrapped step, and corruption cost per frame.
+
+Part 1: a state-only env (no cameras, the scripted expert's setting); for each
+registered perturbation at level 3, ``--steps`` steps wrapped and unwrapped,
+interleaved ``--rounds`` times, from the same reset; ratio = wrapped / unwrapped
+step time (reset cost excluded; model-field perturbations cost nothing per step).
+Part 2: ``sensor_noise`` corruptions per frame at 128 and 224 px, in ms and as a
+ratio to one 128 px agentview render measured in the same process.
+
+    .venv/bin/python benchmarks/perturbation_overhead.py --steps 100 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def _steps(env, n: int, seed: int = 0) -> float:
+    env.reset(seed=seed, options={"init_state": 0})
+    rng = np.random.default_rng(0)
+    actions = np.clip(rng.normal(0, 0.3, (n, 7)), -1, 1)
+    t0 = time.perf_counter()
+    for a in actions:
+        env.step(a)
+    dt = time.perf_counter() - t0
+    if hasattr(env, "restore"):
+        env.restore()
+    return dt / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from mistvla.harness.envs.libero import LiberoEnv
+    from mistvla.harness.envs.wrappers.base import PERTURBATIONS, wrap
+    from mistvla.harness.envs.wrappers.sensor_noise import CORRUPTIONS, corrupt
+
+    env = LiberoEnv("libero_spatial", 0, cameras=(), max_steps=args.steps + 1)
+    print(f"part 1: per-step time, wrapped / unwrapped (state-only env, {args.steps} steps x {args.rounds})")
+    for name in PERTURBATIONS.names():
+        base, wrapped = [], []
+        for _ in range(args.rounds):
+            base.append(_steps(env, args.steps))
+            wrapped.append(_steps(wrap(env, name, 3), args.steps))
+        b, w = float(np.median(base)), float(np.median(wrapped))
+        print(f"  {name:18s} {w * 1e3:7.3f} ms vs {b * 1e3:7.3f} ms  ratio {w / b:6.3f}")
+    env.close()
+
+    cam = LiberoEnv("libero_spatial", 0, cameras=("agentview",), image_size=128, max_steps=30, warmup_steps=1)
+    cam.reset(seed=0, options={"init_state": 0})
+    rs = cam.unwrapped_libero.env
+    t0 = time.perf_counter()
+    for _ in range(20):
+        rs.sim.render(camera_name="agentview", width=128, height=128)
+    render = (time.perf_counter() - t0) / 20
+    cam.close()
+    print(f"part 2: corruption per frame (one 128 px agentview render: {render * 1e3:.2f} ms)")
+    rng = np.random.default_rng(0)
+    for size in (128, 224):
+        img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        for kind in CORRUPTIONS:
+            t0 = time.perf_counter()
+            for _ in range(20):
+                corrupt(img, kind, 3, rng)
+            dt = (time.perf_counter() - t0) / 20
+            print(f"  {size} px {kind:15s} {dt * 1e3:7.3f} ms  = {dt / render:5.2f} x a 128 px render")
+
+
+if __name__ == "__main__":
+    main()
