@@ -10,6 +10,8 @@ path, so a user's own kind is one file and no edit here.
 'OrderedDict'
 >>> reg.resolve("collections:Counter").__name__
 'Counter'
+>>> reg.resolve_class("ordered", dict).__name__
+'OrderedDict'
 >>> reg.resolve("nope")
 Traceback (most recent call last):
 ...
@@ -65,3 +67,10 @@ class LazyRegistry:
             return getattr(module, class_name)
         except AttributeError:
             raise UnknownNameError(f"{self.kind} {name!r}: {module_name} has no {class_name!r}") from None
+
+    def resolve_class(self, name: str, base: type) -> type:
+        """:meth:`resolve`, checked to be a subclass of ``base`` (the kind's contract)."""
+        cls = self.resolve(name)
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise UnknownNameError(f"{self.kind} {name!r} resolves to {cls!r}, which is not a {base.__name__}")
+        return cls

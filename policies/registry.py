@@ -32,12 +32,7 @@ POLICIES = LazyRegistry(
 
 def policy_class(name: str) -> type[Policy]:
     """The policy class registered under ``name`` (or named ``"package.module:Class"``)."""
-    cls = POLICIES.resolve(name)
-    if not (isinstance(cls, type) and issubclass(cls, Policy)):
-        from mistvla.harness.errors import UnknownNameError
-
-        raise UnknownNameError(f"policy {name!r} resolves to {cls!r}, which is not a mistvla Policy")
-    return cls
+    return POLICIES.resolve_class(name, Policy)
 
 
 def make_policy(name: str, **kwargs: Any) -> Policy:

@@ -55,10 +55,7 @@ INTERVENTIONS = LazyRegistry(
 
 
 def intervention_class(name: str) -> type[Intervention]:
-    cls = INTERVENTIONS.resolve(name)
-    if not (isinstance(cls, type) and issubclass(cls, Intervention)):
-        raise TypeError(f"intervention {name!r} resolves to {cls!r}, which is not an Intervention")
-    return cls
+    return INTERVENTIONS.resolve_class(name, Intervention)
 
 
 COMMON_KEYS = ("name", "threshold", "label")

@@ -90,10 +90,7 @@ RISK_SOURCES = LazyRegistry(
 
 
 def risk_source_class(name: str) -> type[RiskSource]:
-    cls = RISK_SOURCES.resolve(name)
-    if not (isinstance(cls, type) and issubclass(cls, RiskSource)):
-        raise TypeError(f"risk source {name!r} resolves to {cls!r}, which is not a RiskSource")
-    return cls
+    return RISK_SOURCES.resolve_class(name, RiskSource)
 
 
 def risk_options(config: RiskConfig) -> Any:
