@@ -124,7 +124,15 @@ class EpisodeId:
     @property
     def robustness_pairing(self) -> tuple[Any, ...]:
         """The unit on which a perturbed episode is paired with its clean twin (same method, same start)."""
-        return (self.policy, self.intervention, self.suite, self.task_index, self.init_state, self.seed, self.repeat)
+        return (
+            self.policy,
+            self.intervention,
+            self.suite,
+            self.task_index,
+            self.init_state,
+            self.seed,
+            self.repeat,
+        )
 
     @property
     def cluster(self) -> tuple[Any, ...]:
