@@ -72,5 +72,7 @@ class LazyRegistry:
         """:meth:`resolve`, checked to be a subclass of ``base`` (the kind's contract)."""
         cls = self.resolve(name)
         if not (isinstance(cls, type) and issubclass(cls, base)):
-            raise UnknownNameError(f"{self.kind} {name!r} resolves to {cls!r}, which is not a {base.__name__}")
+            raise UnknownNameError(
+                f"{self.kind} {name!r} resolves to {cls!r}, which is not a {base.__name__}"
+            )
         return cls
