@@ -19,6 +19,12 @@ from mistvla.harness.report.metrics import MethodMetrics
 DEFAULT_METRICS = (("sr", "SR"), ("cr", "CR"), ("rr_triggered", "RR(a)"), ("delta_sr", "ΔSR vs base"))
 
 
+def _short(scope: str, width: int = 28) -> str:
+    """A tick label: a task scope without its suite, cut to ``width`` characters."""
+    name = scope.split("/", 1)[-1]
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 def plot_comparison(
     rows: Sequence[MethodMetrics],
     path: str | Path,
@@ -60,7 +66,11 @@ def plot_comparison(
                     error_kw={"elinewidth": 0.8},
                 )
         ax.set_xticks(
-            range(len(scopes)), scopes, rotation=30 if len(scopes) > 2 else 0, ha="right", fontsize=7
+            range(len(scopes)),
+            [_short(s) for s in scopes],
+            rotation=30 if len(scopes) > 2 else 0,
+            ha="right",
+            fontsize=7,
         )
         ax.set_title(label, fontsize=9)
         if signed:
