@@ -6,13 +6,14 @@ from the steps table: ``risk`` (``risk_score`` rounded to 1e-3, null where none
 ran), ``active`` (spans ``[first, last]`` of ``intervention_active``),
 ``onsets`` (``[step, n_collision_events, collision_force]`` where a collision
 began) and ``force`` (``[step, collision_force]`` where a force was reported).
-Videos (``video_path``) are copied next to the page so it references nothing
+Videos (``video_path``) are hard-linked (or copied) next to the page so it references nothing
 outside its folder. The drawing is ``browser.js``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -100,7 +101,11 @@ def _copy_video(run: RunData, rel: str, out_dir: Path | None) -> str | None:
     dest = out_dir / "videos" / run.name / Path(rel).name
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not dest.exists() or dest.stat().st_size != src.stat().st_size:
-        shutil.copyfile(src, dest)
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(src, dest)  # same file system: no copy
+        except OSError:
+            shutil.copyfile(src, dest)
     return dest.relative_to(out_dir).as_posix()
 
 
