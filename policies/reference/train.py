@@ -37,11 +37,12 @@ class TrainConfig:
     """LeRobot dataset roots (one suite, possibly collected in parts)."""
     repo_id: str | None = None
     output_dir: str = "runs/train/{name}"
-    hidden_size: int = 256
+    hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
-    intermediate_size: int = 512
+    intermediate_size: int = 256
     prompt_length: int = 20
+    pool_instruction: bool = True
     epochs: int = 40
     batch_size: int = 256
     lr: float = 1e-3
@@ -123,6 +124,7 @@ def prepare(
             vocab_size=len(tok.vocab), env_dim=OBJECT_FEATURES * len(frames.object_names),
             hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
             intermediate_size=cfg.intermediate_size, prompt_length=cfg.prompt_length,
+            pool_instruction=cfg.pool_instruction,
         )
     )  # fmt: skip
     split = {**split, "n_train_frames": len(train.action), "n_val_frames": len(val.action),
