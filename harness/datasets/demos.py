@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,6 +47,9 @@ class DemoConfig:
     max_minutes: float | None = None
     """Stop starting episodes after this much wall time and finalize what was collected (CPU budget)."""
     max_episodes: int | None = None
+    order: Literal["init_state", "task"] = "init_state"
+    """``init_state``: every task of init state k, then k+1 (one env per task alive: ~1 GB each);
+    ``task``: task by task, one env at a time (low memory; a time stop may miss the last tasks)."""
     """Stop after this many episodes tried (the reproducible form of a ``max_minutes`` stop)."""
 
     def __post_init__(self) -> None:
@@ -147,38 +150,44 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
     envs: dict[int, Any] = {}
     stopped_early = False
     try:  # init-state major: stopping early (max_minutes) still covers every task
+        pairs = [(k, t) for k in init_states for t in tasks]
+        if cfg.order == "task":
+            pairs = [(k, t) for t in tasks for k in init_states]
         for seed in cfg.seeds:
-            for k in init_states:
-                for task in tasks:
-                    out_of_time = (
-                        cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes
-                    )
-                    if out_of_time or (cfg.max_episodes is not None and tried >= cfg.max_episodes):
-                        stopped_early = True
-                        break
-                    if task not in envs:
-                        envs[task] = LiberoEnv(
-                            cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,
-                            privileged=True, max_steps=cfg.max_steps,
-                        )  # fmt: skip
-                    env = envs[task]
-                    ep_seed = episode_seed(seed, task, k)
-                    expert = ScriptedExpert(perturbation=PerturbationConfig(action_noise=cfg.action_noise))
-                    frames, success, perturbation = collect_episode(
-                        env, expert, k, seed, ep_seed, names, cfg.cameras
-                    )
-                    tried += 1
-                    if success or cfg.keep_failures:
-                        record = {
-                            "suite": cfg.suite, "task": env.task_name, "task_in_suite": task, "init_state": k,
-                            "seed": seed, "episode_seed": ep_seed, "success": success,
-                            "split": "train" if k in cfg.train_init_states else "val",
-                            "perturbation": perturbation,
-                        }  # fmt: skip
-                        writer.add_episode(frames, env.instruction, record)
-                        kept += 1
-                    bar.update(1)
-                    bar.set_postfix(kept=f"{kept}/{tried}")
+            for k, task in pairs:
+                out_of_time = (
+                    cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes
+                )
+                if out_of_time or (cfg.max_episodes is not None and tried >= cfg.max_episodes):
+                    stopped_early = True
+                    break
+                if task not in envs and cfg.order == "task":
+                    for old in envs.values():
+                        old.close()
+                    envs.clear()
+                if task not in envs:
+                    envs[task] = LiberoEnv(
+                        cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,
+                        privileged=True, max_steps=cfg.max_steps,
+                    )  # fmt: skip
+                env = envs[task]
+                ep_seed = episode_seed(seed, task, k)
+                expert = ScriptedExpert(perturbation=PerturbationConfig(action_noise=cfg.action_noise))
+                frames, success, perturbation = collect_episode(
+                    env, expert, k, seed, ep_seed, names, cfg.cameras
+                )
+                tried += 1
+                if success or cfg.keep_failures:
+                    record = {
+                        "suite": cfg.suite, "task": env.task_name, "task_in_suite": task, "init_state": k,
+                        "seed": seed, "episode_seed": ep_seed, "success": success,
+                        "split": "train" if k in cfg.train_init_states else "val",
+                        "perturbation": perturbation,
+                    }  # fmt: skip
+                    writer.add_episode(frames, env.instruction, record)
+                    kept += 1
+                bar.update(1)
+                bar.set_postfix(kept=f"{kept}/{tried}")
     finally:
         for env in envs.values():
             env.close()
