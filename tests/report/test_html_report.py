@@ -19,13 +19,11 @@ import pytest
 import yaml
 
 from mistvla.harness.cli import main
-from mistvla.harness.config.run import load_config
 from mistvla.harness.report.html.browser import browser_data
 from mistvla.harness.report.html.data import load_report_data
 from mistvla.harness.report.metrics import compare, success_rate
 from mistvla.harness.report.table import drop_duplicate_overall, table_cells, to_terminal
 from mistvla.harness.results.store import ResultsStore
-from mistvla.harness.run.scheduler import run
 
 CHROMIUM = Path("/usr/bin/chromium")
 THRESHOLD = 0.5
@@ -48,8 +46,9 @@ def real_run(tmp_path_factory) -> Path:
     }
     path = tmp / "tinyhtml.yaml"
     path.write_text(yaml.safe_dump(config))
-    run_dir = run(load_config(path), workers=1, progress=False)
-    assert main(["report", str(run_dir), "--html"]) == 0
+    assert main(["run", str(path), "--workers", "1", "--quiet"]) == 0  # ends by writing the page
+    run_dir = tmp / "tinyhtml"
+    assert (run_dir / "report" / "index.html").is_file()
     return run_dir
 
 
@@ -163,6 +162,11 @@ def test_terminal_table_is_compact_and_by_task(real_run, capsys):
     out = capsys.readouterr().out
     assert "libero_spatial/pick_up_the_black_bowl" in out and "scripted / stop" in out
     assert "overall" not in out  # one task: its rows are the overall rows
+    page = real_run / "report" / "index.html"
+    before = page.read_text()
+    page.unlink()
+    assert main(["report", str(real_run), "--html"]) == 0
+    assert page.read_text().count("<section") == before.count("<section")
 
 
 def test_compare_pairs_runs_on_shared_episodes(real_run, tmp_path):
