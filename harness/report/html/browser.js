@@ -7,6 +7,9 @@ var selects = {};
 el.querySelectorAll('select[data-filter]').forEach(function (s) { selects[s.dataset.filter] = s; });
 if (!data.multi) el.querySelector('.run-filter').style.display = 'none';
 
+function condition(e) {
+  return e.perturbation && e.perturbation !== 'none' ? e.perturbation + ' L' + e.perturbation_level : 'clean';
+}
 function outcome(e) {
   var out = [e.success ? 'success' : 'failure'];
   if (e.collided) out.push('collided');
@@ -33,6 +36,8 @@ fill('run', uniq(function (e) { return e.run; }));
 fill('task', uniq(function (e) { return e.task; }));
 fill('intervention', uniq(function (e) { return e.intervention; }));
 fill('outcome', uniq(outcome).sort());
+fill('condition', uniq(condition));
+if (uniq(condition).length < 2) el.querySelector('.condition-filter').style.display = 'none';
 
 function visible() {
   return eps.filter(function (e) {
@@ -40,6 +45,7 @@ function visible() {
     return (f('run') === '(all)' || e.run === f('run')) &&
       (f('task') === '(all)' || e.task === f('task')) &&
       (f('intervention') === '(all)' || e.intervention === f('intervention')) &&
+      (f('condition') === '(all)' || condition(e) === f('condition')) &&
       (f('outcome') === '(all)' || outcome(e).indexOf(f('outcome')) >= 0);
   });
 }
@@ -68,7 +74,7 @@ function render() {
     select(shown[0].id);
   }
 }
-function pairKey(e) { return [e.suite, e.task_index, e.init_state, e.seed, e.repeat].join('|'); }
+function pairKey(e) { return [e.suite, e.task_index, e.init_state, e.seed, e.repeat, condition(e)].join('|'); }
 
 function select(id) {
   var e = byId[id];
@@ -79,9 +85,11 @@ function select(id) {
   detail.querySelector('.episode-title').textContent = e.episode_key;
   detail.querySelector('.episode-info').textContent =
     method(e) + ' · ' + e.task + ' · init state ' + e.init_state + ' · seed ' + e.seed +
+    (condition(e) !== 'clean' ? ' · perturbation ' + condition(e) : '') +
     ' · ended: ' + e.termination_reason + ' after ' + e.steps + '/' + e.max_steps + ' steps · ' +
     e.n_collision_onsets + ' collision onset(s)' +
-    (e.max_collision_force !== null ? ' (max force ' + e.max_collision_force + ' N)' : '') + ' · ' +
+    (e.n_collision_onsets > 0 && e.max_collision_force !== null ? ' (max force ' + e.max_collision_force + ' N)' : '') +
+    ' · ' +
     e.n_interventions + ' intervention onset(s), ' + e.intervention_steps + ' active step(s)' +
     (e.threshold !== null ? ' · threshold ' + e.threshold.toFixed(3) : '');
   var pairs = detail.querySelector('.episode-pairs');

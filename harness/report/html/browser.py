@@ -28,6 +28,7 @@ FIELDS = (
     "run", "episode_key", "policy", "intervention", "suite", "task", "task_index", "init_state", "seed",
     "repeat", "success", "collided", "termination_reason", "steps", "max_steps", "n_interventions",
     "intervention_steps", "n_collision_onsets", "first_collision_step", "max_collision_force", "peak_risk",
+    "perturbation", "perturbation_level",
 )  # fmt: skip
 
 
@@ -132,6 +133,7 @@ BROWSER_HTML = """
   <label class="run-filter">run <select data-filter="run"></select></label>
   <label>task <select data-filter="task"></select></label>
   <label>intervention <select data-filter="intervention"></select></label>
+  <label class="condition-filter">perturbation <select data-filter="condition"></select></label>
   <label>outcome <select data-filter="outcome"></select></label>
   <span class="count"></span>
 </div>

@@ -11,21 +11,23 @@ from mistvla.harness.report.html.section import SectionOutput, esc
 
 
 def calibration_text(run: RunData) -> str:
-    """One sentence per threshold: its value and where it came from (config or calibration)."""
-    parts = []
+    """Each threshold with where it came from (config or calibration); labels sharing one are grouped."""
     record = run.thresholds_record
     calibrated = set((record or {}).get("interventions") or [])
+    groups: dict[str, list[str]] = {}
     for label, value in run.thresholds().items():
         if value is None:
             continue
         if label in calibrated and record is not None:
-            parts.append(
-                f"{label}: {value:.3f}, calibrated = {record['quantile']:g}-quantile of the {record['statistic']} "
+            how = (
+                f"{value:.3f}, calibrated = {record['quantile']:g}-quantile of the {record['statistic']} "
                 f"(n={record['n_clean']} of {record['n_episodes']}, init states {record['init_states']}, "
                 f"{record['risk_source']} risk)"
             )
         else:
-            parts.append(f"{label}: {value:.3f}, given in the config")
+            how = f"{value:.3f}, given in the config"
+        groups.setdefault(how, []).append(label)
+    parts = [f"{', '.join(labels)}: {how}" for how, labels in groups.items()]
     return "; ".join(parts) if parts else "no gated intervention"
 
 

@@ -167,6 +167,10 @@ def forest_figure(rows: Sequence[MethodMetrics]) -> dict[str, Any] | None:
     return {"data": traces, "layout": layout, "height": 120 + 28 * len(treated)}
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def heatmap_figure(rows: Sequence[MethodMetrics]) -> dict[str, Any] | None:
     """SR per task (rows) x method (columns); None with a single task."""
     task_rows = [r for r in rows if r.scope != "overall"]
@@ -185,7 +189,7 @@ def heatmap_figure(rows: Sequence[MethodMetrics]) -> dict[str, Any] | None:
             else:
                 zr.append(_pct(r.sr.value)), tr.append(f"{100 * r.sr.value:.0f}% (n={r.n_episodes})")
         z.append(zr), text.append(tr)
-    short = [t.split("/", 1)[-1].replace("_", " ")[:70] for t in tasks]
+    short = [_cut(t.split("/", 1)[-1].replace("_", " "), 60) for t in tasks]
     trace = {
         "type": "heatmap",
         "z": z,
@@ -201,8 +205,8 @@ def heatmap_figure(rows: Sequence[MethodMetrics]) -> dict[str, Any] | None:
     }
     layout = {
         "font": FONT,
-        "margin": {"l": 420, "r": 20, "t": 20, "b": 80},
-        "yaxis": {"autorange": "reversed"},
+        "margin": {"l": 20, "r": 20, "t": 20, "b": 80},
+        "yaxis": {"autorange": "reversed", "automargin": True},
     }
     return {"data": [trace], "layout": layout, "height": 100 + 36 * len(tasks)}
 
