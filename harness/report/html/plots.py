@@ -207,6 +207,7 @@ def heatmap_figure(rows: Sequence[MethodMetrics]) -> dict[str, Any] | None:
         "font": FONT,
         "margin": {"l": 20, "r": 20, "t": 20, "b": 80},
         "yaxis": {"autorange": "reversed", "automargin": True},
+        "xaxis": {"automargin": True},
     }
     return {"data": [trace], "layout": layout, "height": 100 + 36 * len(tasks)}
 
