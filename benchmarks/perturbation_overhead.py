@@ -2,7 +2,7 @@
 
 Part 1: a state-only env (no cameras, the scripted expert's setting); for each
 registered perturbation at level 3, ``--steps`` steps wrapped and unwrapped,
-interleaved ``--rounds`` times, from the same reset; ratio = wrapped / unwrapped
+interleaved ``--rounds`` times in ABBA order, from the same reset; ratio = wrapped / unwrapped
 step time (reset cost excluded; model-field perturbations cost nothing per step).
 Part 2: ``sensor_noise`` corruptions per frame at 128 and 224 px, in ms and as a
 ratio to one 128 px agentview render measured in the same process.
@@ -47,9 +47,10 @@ def main() -> None:
     print(f"part 1: per-step time, wrapped / unwrapped (state-only env, {args.steps} steps x {args.rounds})")
     for name in PERTURBATIONS.names():
         base, wrapped = [], []
-        for _ in range(args.rounds):
-            base.append(_steps(env, args.steps))
-            wrapped.append(_steps(wrap(env, name, 3), args.steps))
+        for r in range(args.rounds):  # ABBA order, so drift and warm-up do not favour one side
+            pair = [(base, env), (wrapped, wrap(env, name, 3))]
+            for out, e in pair if r % 2 == 0 else pair[::-1]:
+                out.append(_steps(e, args.steps))
         b, w = float(np.median(base)), float(np.median(wrapped))
         print(f"  {name:18s} {w * 1e3:7.3f} ms vs {b * 1e3:7.3f} ms  ratio {w / b:6.3f}")
     env.close()
