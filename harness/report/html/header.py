@@ -64,6 +64,9 @@ def _run_block(run: RunData) -> str:
         ("thresholds", calibration_text(run)),
         ("python / platform", f"{m.get('python', '?')} / {m.get('platform', '?')}"),
     ]
+    damaged = getattr(run.store, "damaged", [])
+    if damaged:
+        items.append(("skipped", f"{len(damaged)} damaged file(s): " + "; ".join(p for _, p in damaged)))
     packages = ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)
     items.append(("packages", packages))
     config = yaml.safe_dump(run.config, sort_keys=False)
