@@ -3,7 +3,7 @@
 Part 1: a state-only env (no cameras, the scripted expert's setting); for each
 registered perturbation at level 3, ``--steps`` steps wrapped and unwrapped,
 interleaved ``--rounds`` times in ABBA order, from the same reset; ratio = wrapped / unwrapped
-step time (reset cost excluded; model-field perturbations cost nothing per step).
+step CPU time (process time, not wall time: the machine is shared; reset cost excluded; model-field perturbations cost nothing per step).
 Part 2: ``sensor_noise`` corruptions per frame at 128 and 224 px, in ms and as a
 ratio to one 128 px agentview render measured in the same process.
 
@@ -25,10 +25,10 @@ def _steps(env, n: int, seed: int = 0) -> float:
     env.reset(seed=seed, options={"init_state": 0})
     rng = np.random.default_rng(0)
     actions = np.clip(rng.normal(0, 0.3, (n, 7)), -1, 1)
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time of this process: steadier than wall time on a shared machine
     for a in actions:
         env.step(a)
-    dt = time.perf_counter() - t0
+    dt = time.process_time() - t0
     if hasattr(env, "restore"):
         env.restore()
     return dt / n
@@ -44,7 +44,9 @@ def main() -> None:
     from mistvla.harness.envs.wrappers.sensor_noise import CORRUPTIONS, corrupt
 
     env = LiberoEnv("libero_spatial", 0, cameras=(), max_steps=args.steps + 1)
-    print(f"part 1: per-step time, wrapped / unwrapped (state-only env, {args.steps} steps x {args.rounds})")
+    print(
+        f"part 1: per-step CPU time, wrapped / unwrapped (state-only env, {args.steps} steps x {args.rounds})"
+    )
     for name in PERTURBATIONS.names():
         base, wrapped = [], []
         for r in range(args.rounds):  # ABBA order, so drift and warm-up do not favour one side
