@@ -6,6 +6,7 @@ comparison table; ``mistvla report RUN_DIR [--html]`` prints and writes the tabl
 page across runs; ``mistvla tasks [SUITE]`` lists suites, tasks and instructions;
 ``mistvla rollout SUITE TASK`` runs one episode of a simple policy.
 ``mistvla risk dataset|train|eval`` builds, trains and evaluates the learned risk predictor.
+``mistvla steer fit|check`` fits steering directions from data and checks them offline.
 """
 
 from __future__ import annotations
@@ -209,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mistvla.harness.risk.learned.cli import add_risk_parser
 
     add_risk_parser(sub)
+    from mistvla.harness.steering.cli import add_steer_parser
+
+    add_steer_parser(sub)
     return parser
 
 
