@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -44,10 +45,41 @@ GRIPPER_OPEN = -1.0
 NOOP_ACTION = np.array([0, 0, 0, 0, 0, 0, GRIPPER_OPEN], dtype=np.float64)
 
 
+def _zeros_sensor(shape: tuple[int, ...], modality: str) -> Any:
+    zeros = np.zeros(shape, dtype=np.uint8)
+
+    def sensor(_cache: dict[str, Any]) -> np.ndarray:
+        return zeros
+
+    sensor.__modality__ = modality  # robosuite reads it on every observation
+    return sensor
+
+
+@contextlib.contextmanager
+def blank_camera_renders(rs: Any, active: bool = True) -> Iterator[None]:
+    """Within the block, robosuite's camera observables return zeros instead of rendering.
+
+    Their sampling clocks run on unchanged, so the first frame rendered after
+    the block is the one that would have been rendered without it. (It must not
+    raise: LIBERO's reset retries forever on any exception.)
+    """
+    cams = [o for o in rs._observables.values() if o.modality == "image"] if active else []
+    real = [o._sensor for o in cams]
+    try:
+        for obs, sensor in zip(cams, real, strict=True):
+            obs._sensor = _zeros_sensor(obs._data_shape, sensor.__modality__)
+        yield
+    finally:
+        for obs, sensor in zip(cams, real, strict=True):
+            obs._sensor = sensor
+
+
 class LiberoEnv(gym.Env):
     """A LIBERO task with 7-D delta end-effector actions, a collision ledger and named terminations."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
+    blank_reset_renders: bool = True
+    """Skip rendering the reset's frames the policy never sees (False: render all, as robosuite does)."""
 
     def __init__(
         self,
@@ -169,12 +201,17 @@ class LiberoEnv(gym.Env):
             rs.hard_reset = True
         # LIBERO places fixtures from the global NumPy RNG at every reset; seed it
         # for this reset only and give the caller's RNG state back afterwards.
+        # Only the last warm-up step's frame reaches the policy: the frames of the
+        # reset and of the other warm-up steps are not rendered (blank_renders).
+        blank = self.blank_reset_renders and self.config.warmup_steps > 0
         saved = np.random.get_state()
         try:
             np.random.seed(episode_seed)
             with contextlib.redirect_stdout(io.StringIO()):
-                self._libero.reset()
-                raw = self._restore_init_state(self.init_states[init_state])
+                with blank_camera_renders(rs, blank and not rs.hard_reset):
+                    self._libero.reset()  # a hard reset rebuilds the observables: not blanked
+                with blank_camera_renders(rs, blank):
+                    raw = self._restore_init_state(self.init_states[init_state])
         finally:
             np.random.set_state(saved)
             rs.hard_reset = self.config.hard_reset
@@ -188,8 +225,9 @@ class LiberoEnv(gym.Env):
         if hooks and not self.config.warmup_steps:
             rs.sim.forward()
             raw = rs._get_observations(force_update=True)
-        for _ in range(self.config.warmup_steps):
-            raw, _, _, _ = rs.step(NOOP_ACTION)
+        for k in range(self.config.warmup_steps):
+            with blank_camera_renders(rs, blank and k < self.config.warmup_steps - 1):
+                raw, _, _, _ = rs.step(NOOP_ACTION)
         self._ledger.reset()
         self._steps = 0
         self._done = False
