@@ -146,6 +146,28 @@ class SweepConfig:
 
 
 @dataclass
+class ExecutorConfig:
+    """``executor:``: where episodes run (``docs/distributed.md``); results never depend on it."""
+
+    kind: str = "local"
+    """``local`` (worker processes on this machine) or ``ray`` (env workers as Ray actors)."""
+    address: str | None = None
+    """Ray: None starts a private local cluster; ``auto`` joins the running one (``ray start``); or ``host:port``."""
+    num_cpus: int | None = None
+    """Ray: CPUs of the private local cluster (None: all of this machine's)."""
+    cpus_per_worker: float = 1.0
+    """Ray: CPUs each env actor reserves."""
+    max_restarts: int = 3
+    """Ray: times a dead env actor is restarted (its episode in flight is rerun, never duplicated)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("local", "ray"):
+            raise ValueError(f"kind must be 'local' or 'ray', got {self.kind!r}")
+        if self.cpus_per_worker <= 0 or self.max_restarts < 0:
+            raise ValueError("cpus_per_worker must be > 0 and max_restarts >= 0")
+
+
+@dataclass
 class RunConfig:
     name: str
     policy: PolicyConfig
@@ -163,6 +185,7 @@ class RunConfig:
     """Seed for everything not tied to an episode (bootstrap resampling)."""
     sweep: SweepConfig | None = None
     """Perturbation-robustness sweep (``docs/perturbations.md``); None: the clean env only."""
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
         labels = [i.display for i in self.interventions]

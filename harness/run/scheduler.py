@@ -20,8 +20,8 @@ from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.run.calibration import saved_thresholds, write_thresholds
 from mistvla.harness.run.checks import check_run
 from mistvla.harness.run.episode import EpisodeResult
+from mistvla.harness.run.executors import Executor, open_executor
 from mistvla.harness.run.plan import EpisodeSpec, plan_episodes
-from mistvla.harness.run.workers import execute
 
 
 def write_video(store: ResultsStore, result: EpisodeResult, fps: int = 20) -> str:
@@ -58,7 +58,7 @@ def _run_into(
     cfg: RunConfig,
     specs: list[EpisodeSpec],
     thresholds: dict[str, Any],
-    workers: int,
+    pool: Executor,
     desc: str,
     progress: bool,
 ) -> None:
@@ -66,7 +66,7 @@ def _run_into(
     done = store.completed_keys()
     todo = [s for s in specs if s.key not in done]
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=desc, unit="ep", disable=not progress)
-    for result in execute(cfg, todo, thresholds, workers):
+    for result in pool.run(todo, thresholds):
         if result.frames:
             result.record["video_path"] = write_video(store, result)
         store.write_episode(result.record, result.steps, result.hidden or None)
@@ -75,22 +75,25 @@ def _run_into(
     bar.close()
 
 
-def calibrate(cfg: RunConfig, run_dir: Path, workers: int, progress: bool = True) -> dict[str, float | None]:
-    """Thresholds per intervention label (see :mod:`~mistvla.harness.run.calibration`)."""
+def calibrate(
+    cfg: RunConfig, run_dir: Path, pool: Executor, progress: bool = True
+) -> dict[str, float | None]:
+    """Thresholds per intervention label (see :mod:`~mistvla.harness.run.calibration`), on ``pool``."""
     saved = saved_thresholds(cfg, run_dir)
     if saved is not None:
         return saved
     specs = plan_episodes(cfg, calibration=True)
     with ResultsStore.open(run_dir / "calibration", {"run": identity(cfg), "phase": "calibration"}) as store:
-        _run_into(store, cfg, specs, {"none": None}, workers, "calibration", progress)
+        _run_into(store, cfg, specs, {"none": None}, pool, "calibration", progress)
         episodes = store.episodes().to_pylist()
     return write_thresholds(cfg, run_dir, episodes)
 
 
 def identity(cfg: RunConfig) -> dict[str, Any]:
-    """The config that decides results: everything but the worker count (results do not depend on it)."""
+    """The config that decides results: everything but the worker count and executor (results do not depend on them)."""
     data = cfg.to_dict()
     data.pop("workers")
+    data.pop("executor", None)
     if data.get("sweep") is None:  # runs without a sweep keep the identity they had before sweeps existed
         data.pop("sweep", None)
     return data
@@ -105,8 +108,9 @@ def run(cfg: RunConfig, workers: int | None = None, progress: bool = True) -> Pa
     check_run(cfg)
     run_dir = cfg.run_dir
     workers = workers or cfg.workers
-    workers = max(1, min(workers, os.cpu_count() or 1))
-    with ResultsStore.open(run_dir, identity(cfg)) as store:
-        thresholds = calibrate(cfg, run_dir, workers, progress)
-        _run_into(store, cfg, plan_episodes(cfg), thresholds, workers, "episodes", progress)
+    if cfg.executor.kind == "local":
+        workers = max(1, min(workers, os.cpu_count() or 1))
+    with ResultsStore.open(run_dir, identity(cfg)) as store, open_executor(cfg, workers) as pool:
+        thresholds = calibrate(cfg, run_dir, pool, progress)
+        _run_into(store, cfg, plan_episodes(cfg), thresholds, pool, "episodes", progress)
     return run_dir
