@@ -1,4 +1,4 @@
-"""The worker side of a run: one env per task, one policy per process, episodes streamed back.
+"""The worker side of a run: one env per task, one policy per process (see ``pool.py`` for the processes).
 
 Every episode depends only on its :class:`~mistvla.harness.run.plan.EpisodeSpec`
 (env reset seeded, policy and intervention reseeded per episode, soft resets
@@ -9,14 +9,13 @@ count or the order in which episodes finish.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from multiprocessing import get_context
 from typing import Any
 
 from mistvla.harness.config.run import RunConfig, parse_config
 from mistvla.harness.interventions.base import make_intervention
 from mistvla.harness.risk.base import make_risk_source
 from mistvla.harness.run.episode import EpisodeResult, run_episode
-from mistvla.harness.run.plan import EpisodeSpec, partition_by_task
+from mistvla.harness.run.plan import EpisodeSpec
 
 _WORKER: dict[str, Any] = {}
 
@@ -99,62 +98,14 @@ def perturbed_env(cfg: RunConfig, env: Any, spec: EpisodeSpec) -> Any:
     return wrap(env, entry.name, int(spec.id.perturbation_level), seed=cfg.sweep.seed, params=entry.params)
 
 
-def _worker_main(
-    cfg_data: dict[str, Any], specs: list[EpisodeSpec], thresholds: dict[str, Any], queue: Any
-) -> None:
-    try:
-        _setup(cfg_data, 1)
-        for spec in specs:
-            queue.put(("ok", _run_one(spec, thresholds)))
-    except BaseException as err:  # reported to the parent, which stops the run
-        queue.put(("error", f"{type(err).__name__}: {err}"))
-    finally:
-        queue.put(("done", None))
-
-
 def execute(
     cfg: RunConfig, specs: list[EpisodeSpec], thresholds: dict[str, float | None], workers: int
 ) -> Iterator[EpisodeResult]:
-    """Run ``specs``, yielding each result as soon as it finishes (in any order).
+    """Run ``specs`` on a fresh :class:`~mistvla.harness.run.pool.LocalPool`, yielding results as they finish.
 
-    With several workers, each worker process gets whole tasks
-    (:func:`~mistvla.harness.run.plan.partition_by_task`) and streams its
-    episodes back one by one, so the parent writes every finished episode immediately.
+    The scheduler keeps one pool for the whole run instead (calibration included).
     """
-    if not specs:
-        return
-    if workers <= 1:
-        _setup(cfg.to_dict(), None)
-        try:
-            for spec in specs:
-                yield _run_one(spec, thresholds)
-        finally:
-            for env in _WORKER.get("envs", {}).values():
-                env.close()
-            _WORKER.clear()
-        return
-    # spawn, not fork: a parent that has stepped an env holds thread pools (numba,
-    # OpenMP) whose locks a forked child inherits mid-use and deadlocks on.
-    ctx = get_context("spawn")
-    queue = ctx.Queue()
-    procs = [
-        ctx.Process(target=_worker_main, args=(cfg.to_dict(), part, thresholds, queue), daemon=True)
-        for part in partition_by_task(specs, workers)
-    ]
-    for proc in procs:
-        proc.start()
-    try:
-        running = len(procs)
-        while running:
-            kind, payload = queue.get()
-            if kind == "ok":
-                yield payload
-            elif kind == "error":
-                raise RuntimeError(f"a worker process failed: {payload}")
-            else:
-                running -= 1
-    finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-            proc.join()
+    from mistvla.harness.run.pool import LocalPool
+
+    with LocalPool(cfg, workers) as pool:
+        yield from pool.run(specs, thresholds)
