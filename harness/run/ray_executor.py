@@ -1,0 +1,132 @@
+"""The Ray executor: env workers as Ray actors, this process the single writer of the results store.
+
+``executor: {kind: ray}`` in a run config. Each actor is one process holding
+the policy and one env (the task it last ran, as a local worker does); the
+driver hands it one episode at a time, preferring the task whose env it holds
+(:class:`~mistvla.harness.run.dispatch.WorkQueue`), and writes each result as
+it arrives. An actor that dies mid-episode is restarted by Ray and its episode
+rerun there (``max_restarts`` / ``max_task_retries``): the lost episode never
+reached the store, so nothing is duplicated, and every episode is seeded by its
+spec, so the rerun gives the same record. ``ray`` is imported here only.
+See ``docs/distributed.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from mistvla.harness.config.run import RunConfig
+from mistvla.harness.run.dispatch import WorkQueue
+from mistvla.harness.run.episode import EpisodeResult
+from mistvla.harness.run.plan import EpisodeSpec
+
+
+class EnvWorker:
+    """The body of one env actor: the worker state of :mod:`~mistvla.harness.run.workers` in its process."""
+
+    def __init__(self, cfg_data: dict[str, Any]) -> None:
+        from mistvla.harness.run import workers
+
+        self._workers = workers
+        workers._setup(cfg_data, 1)
+
+    def run_episode(self, spec: EpisodeSpec, thresholds: dict[str, float | None]) -> EpisodeResult:
+        return self._workers._run_one(spec, thresholds)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayPool:
+    """``with RayPool(cfg, workers) as pool: for result in pool.run(specs, thresholds): ...``"""
+
+    def __init__(self, cfg: RunConfig, workers: int) -> None:
+        self.cfg = cfg
+        self.workers = max(1, workers)
+        self._actors: list[Any] = []
+        self._held: list[int | None] = []
+        self._owns_cluster = False
+        self.env_builds = 0
+        """Episodes handed to an actor that did not hold their task's env."""
+
+    def __enter__(self) -> RayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        import ray
+
+        if self._actors:
+            return
+        ex = self.cfg.executor
+        if not ray.is_initialized():
+            env = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+            ray.init(
+                address=ex.address,
+                num_cpus=ex.num_cpus if ex.address is None else None,
+                include_dashboard=False,
+                log_to_driver=False,
+                runtime_env={"env_vars": env} if ex.address is not None else None,
+            )
+            self._owns_cluster = True
+        actor = ray.remote(EnvWorker).options(
+            num_cpus=ex.cpus_per_worker,
+            max_restarts=ex.max_restarts,
+            max_task_retries=ex.max_restarts,
+        )
+        data = self.cfg.to_dict()
+        self._actors = [actor.remote(data) for _ in range(self.workers)]
+        self._held = [None] * self.workers
+
+    def pids(self) -> list[int]:
+        """The actors' process ids (e.g. to kill one in a fault-tolerance test)."""
+        import ray
+
+        return ray.get([a.pid.remote() for a in self._actors])
+
+    def close(self) -> None:
+        if not self._actors and not self._owns_cluster:
+            return
+        import ray
+
+        for actor in self._actors:
+            ray.kill(actor)
+        self._actors = []
+        if self._owns_cluster:
+            ray.shutdown()
+            self._owns_cluster = False
+
+    def run(self, specs: list[EpisodeSpec], thresholds: dict[str, float | None]) -> Iterator[EpisodeResult]:
+        """Run ``specs`` on the actors, yielding each result as soon as it arrives (in any order)."""
+        if not specs:
+            return
+        import ray
+
+        self._start()
+        queue = WorkQueue(specs, self.workers)
+        pending: list[list[EpisodeSpec]] = [[] for _ in self._actors]
+        in_flight: dict[Any, int] = {}
+
+        def submit(idx: int) -> None:
+            if not pending[idx]:
+                chunk = queue.next_chunk(self._held[idx])
+                if chunk is None:
+                    return
+                pending[idx] = list(chunk)
+            spec = pending[idx].pop(0)
+            self.env_builds += spec.id.task_index != self._held[idx]
+            self._held[idx] = spec.id.task_index
+            in_flight[self._actors[idx].run_episode.remote(spec, thresholds)] = idx
+
+        for idx in range(len(self._actors)):
+            submit(idx)
+        while in_flight:
+            (ref,), _ = ray.wait(list(in_flight), num_returns=1)
+            idx = in_flight.pop(ref)
+            result = ray.get(ref)
+            submit(idx)  # keep the actor busy while the caller writes this result
+            yield result
