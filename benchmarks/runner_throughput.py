@@ -1,13 +1,16 @@
-"""Episodes per hour: the runner against a bare env/policy loop, and 1 vs 2 workers.
+"""Episodes per hour: the runner against a bare env/policy loop; 1 vs 2 workers; local vs Ray.
 
 The bare loop steps the same ``LiberoEnv`` with the same policy and nothing
 else; the runner adds the base intervention (``none``), the risk source's
 reset, per-step records and result writing. Both run the same episodes in
 the same process, alternating, so machine noise hits both alike. Then the
-scheduler runs the same plan with 1 and with 2 worker processes (rendering
-off), fresh run directories each time.
+scheduler runs the same plan (2 tasks x ``--worker-episodes`` init states of
+``--worker-steps`` steps, rendering off) with 1 and 2 local workers (a pool
+kept for the run, env kept per task) and with 2 Ray actors on a local
+cluster, fresh run directories each time.
 
     .venv/bin/python benchmarks/runner_throughput.py [--policy random] [--episodes 6] [--steps 60]
+    .venv/bin/python benchmarks/runner_throughput.py --skip-runner --worker-episodes 8 --worker-steps 220
 
 Target: runner/bare >= 0.95.
 """
@@ -69,12 +72,20 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=6)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--worker-steps", type=int, default=200, help="steps per episode in the workers part")
+    parser.add_argument("--worker-steps", type=int, default=220, help="steps per episode in the workers part")
+    parser.add_argument(
+        "--worker-episodes", type=int, default=8, help="init states per task in the workers part"
+    )
+    parser.add_argument("--skip-runner", action="store_true", help="only the workers part")
+    parser.add_argument("--no-ray", action="store_true", help="leave out the Ray executor")
     args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    if args.skip_runner:
+        workers_part(args, tmp)
+        return
     init_states = list(range(args.episodes))
     policy = make_policy(args.policy)
     env = LiberoEnv("libero_spatial", 0, cameras=(), privileged=True, max_steps=args.steps)
-    tmp = Path(tempfile.mkdtemp())
     store = ResultsStore.open(tmp / "bench", {"bench": "runner"}, durable=True)
     bare(env, policy, init_states[:1], 0)  # warm-up
     b, r = [], []
@@ -89,6 +100,12 @@ def main() -> None:
     print(f"runner    : {3600 * n / rm:8.0f} episodes/h")
     print(f"ratio runner/bare (throughput): {bm / rm:.3f}   (target >= 0.95)")
 
+    workers_part(args, tmp)
+
+
+def workers_part(args: argparse.Namespace, tmp: Path) -> None:
+    """The scheduler on the same plan: local 1 worker, local 2 workers (a pool), Ray with 2 actors."""
+    init_states = list(range(args.worker_episodes))
     cfg_data = {
         "name": "bench",
         "policy": {"name": args.policy},
@@ -96,16 +113,31 @@ def main() -> None:
         "env": {"max_steps": args.worker_steps},
         "risk": {"source": "constant"},
     }
+    n = 2 * len(init_states)
     times = {}
-    for workers in (1, 2):
-        cfg = parse_config({**cfg_data, "output_dir": str(tmp / f"w{workers}")})
+    for kind, workers in (("local", 1), ("local", 2), ("ray", 2)):
+        if kind == "ray":
+            if args.no_ray:
+                continue
+            import ray
+
+            t = time.perf_counter()
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            print(f"ray local cluster start: {time.perf_counter() - t:.1f} s (not counted below)")
+        cfg = parse_config(
+            {**cfg_data, "executor": {"kind": kind}, "output_dir": str(tmp / f"{kind}{workers}")}
+        )
         t = time.perf_counter()
         run(cfg, workers=workers, progress=False)
-        times[workers] = time.perf_counter() - t
+        times[kind, workers] = time.perf_counter() - t
         print(
-            f"scheduler, {workers} worker(s): {3600 * 2 * n / times[workers]:8.0f} episodes/h (incl. env builds)"
+            f"scheduler, {kind} x{workers}: {3600 * n / times[kind, workers]:8.0f} episodes/h "
+            f"({n} episodes of {args.worker_steps} steps, incl. worker start and env builds)"
         )
-    print(f"speed-up 2 vs 1 workers: {times[1] / times[2]:.2f}x")
+    one = times["local", 1]
+    print(f"speed-up local 2 vs 1 workers: {one / times['local', 2]:.2f}x")
+    if ("ray", 2) in times:
+        print(f"ray x2 vs local x2 (throughput): {times['local', 2] / times['ray', 2]:.2f}")
 
 
 if __name__ == "__main__":
