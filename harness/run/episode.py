@@ -54,6 +54,159 @@ def _append(cols: dict[str, list[Any]], row: dict[str, Any]) -> None:
         cols[k].append(v)
 
 
+STEP_COLUMNS = (
+    "step",
+    "raw_action",
+    "executed_action",
+    "intervention_active",
+    "risk_score",
+    "risk_per_dim",
+    "n_collision_events",
+    "collision_force",
+    "eef_pos",
+    "eef_quat",
+)
+
+
+class EpisodeStepper:
+    """One episode as a state machine: ``before_policy()``, the policy's action, ``after_policy(raw)``.
+
+    :func:`run_episode` drives one; the lock-step runner
+    (:mod:`~mistvla.harness.run.lockstep`) drives several and asks one policy
+    for all their actions at once. A crash in the policy or the intervention
+    ends the episode as ``crash`` (:meth:`crash`).
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        policy: Policy,
+        intervention: Intervention,
+        risk_source: RiskSource,
+        spec: EpisodeSpec,
+        video_camera: str | None = None,
+    ) -> None:
+        self.env, self.policy, self.intervention, self.risk_source = env, policy, intervention, risk_source
+        self.spec, self.video_camera = spec, video_camera
+        self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.t0 = time.perf_counter()
+        self.cols: dict[str, list[Any]] = {k: [] for k in STEP_COLUMNS}
+        self.hidden: dict[str, list[np.ndarray]] = {}
+        self.frames: list[np.ndarray] = []
+        self.reason, self.error, self.success = "crash", None, False
+        self.steps = 0
+        self.done = False
+        ident = spec.id
+        self.obs, info = env.reset(seed=ident.seed, options={"init_state": ident.init_state})
+        self.perturbations = info.get("perturbations")  # sampled by perturbation wrappers, if any
+        self._guard(self._bind)
+
+    def _bind(self) -> None:
+        seed = self.spec.id.episode_seed
+        self.policy.bind(self.env)
+        self.policy.reset(self.env.instruction, seed=seed)
+        self.intervention.reset(seed)
+        self.risk_source.reset(self.env)
+        if self.risk_source.needs_hidden:  # scored on this step's forward pass, before the action runs
+            self.risk_source.bind_policy(self.policy)
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as err:  # a policy/intervention bug must not end the run
+            self.crash(err)
+
+    def crash(self, err: BaseException) -> None:
+        """End the episode as ``crash`` with ``err`` (and its last frames) as the error."""
+        self.reason, self.done = "crash", True
+        self.error = f"{type(err).__name__}: {err}\n" + "".join(traceback.format_tb(err.__traceback__)[-3:])
+
+    def before_policy(self) -> None:
+        """Video frame, and the risk and gate of this step unless they need the forward pass."""
+        self._guard(self._before)
+
+    def _before(self) -> None:
+        if self.video_camera is not None:
+            self.frames.append(self.obs["images"][self.video_camera])
+        if not self.risk_source.needs_hidden:
+            self.risk: RiskSignal = self.risk_source.risk(self.obs)
+            self.active = self.intervention.gate(self.risk)
+
+    def after_policy(self, raw: Any) -> None:
+        """Record the step from the policy's raw action and run the executed action in the env."""
+        self._guard(self._after, raw)
+
+    def _after(self, raw: Any) -> None:
+        raw = np.asarray(raw, dtype=np.float32)
+        obs = self.obs
+        captured = _captured(self.policy)
+        for name, arr in captured.items():
+            self.hidden.setdefault(name, []).append(np.asarray(arr))
+        if self.risk_source.needs_hidden:
+            self.risk = self.risk_source.risk({**obs, "hidden": captured})
+            self.active = self.intervention.gate(self.risk)
+        risk, active = self.risk, self.active
+        applied = self.intervention.apply(raw)
+        row = {
+            "step": self.steps,
+            "raw_action": raw.tolist(),
+            "executed_action": applied.action.tolist(),
+            "intervention_active": bool(active),
+            "risk_score": float(risk.score),
+            "risk_per_dim": None if risk.per_dim is None else np.asarray(risk.per_dim).tolist(),
+            "eef_pos": obs["proprio"]["eef_pos"].tolist(),
+            "eef_quat": obs["proprio"]["eef_quat"].tolist(),
+            "n_collision_events": 0,
+            "collision_force": None,
+        }
+        self.obs, _, terminated, truncated, info = self.env.step(applied.action)
+        self.steps += 1
+        coll = info.get("collisions", {})
+        row["n_collision_events"] = int(coll.get("n_onsets", 0))
+        row["collision_force"] = coll.get("max_collision_force_n")
+        _append(self.cols, row)
+        if terminated or truncated:
+            self.reason = info["termination_reason"]
+            self.success = bool(info["is_success"])
+            self.error = info.get("error")
+            self.done = True
+        elif applied.stop_episode:  # the hold step was executed; the episode ends here
+            self.reason, self.done = "stopped", True
+
+    def result(self) -> EpisodeResult:
+        env, intervention, cols = self.env, self.intervention, self.cols
+        summary = env.episode_collision_summary()
+        active = cols["intervention_active"]
+        risks = [r for r in cols["risk_score"] if r is not None]
+        peak = float(np.float32(max(risks))) if risks else None  # as stored: risk_score is float32
+        record = {
+            **self.spec.id.as_record(),
+            "task": env.task_name,
+            "episode_index": self.spec.episode_index,
+            "success": self.success,
+            "collided": bool(summary.get("n_onsets", 0) > 0),
+            "n_collision_onsets": int(summary.get("n_onsets", 0)),
+            "first_collision_step": summary.get("first_collision_step"),
+            "max_collision_force": summary.get("max_collision_force_n"),
+            "termination_reason": self.reason,
+            "steps": self.steps,
+            "max_steps": env.max_steps,
+            "wall_time_s": time.perf_counter() - self.t0,
+            "n_interventions": int(getattr(intervention, "onsets", 0)),
+            "intervention_steps": int(sum(active)),
+            "first_intervention_step": getattr(intervention, "first_step", None),
+            "error": self.error,
+            "env_kwargs": json.dumps(env.config.to_dict(), sort_keys=True, default=str),
+            "perturbation_params": json.dumps(self.perturbations, sort_keys=True)
+            if self.perturbations
+            else None,
+            "peak_risk": peak,
+            "started_utc": self.started,
+        }
+        hidden = {k: np.stack(v) for k, v in self.hidden.items()}
+        return EpisodeResult(record=record, steps=cols, hidden=hidden, frames=self.frames)
+
+
 def run_episode(
     env: Any,
     policy: Policy,
@@ -67,108 +220,16 @@ def run_episode(
     With ``video_camera``, that camera's frames (one per step, from the
     observations the policy saw) are returned in ``EpisodeResult.frames``.
     """
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    t0 = time.perf_counter()
-    ident = spec.id
-    seed = ident.episode_seed
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "step",
-            "raw_action",
-            "executed_action",
-            "intervention_active",
-            "risk_score",
-            "risk_per_dim",
-            "n_collision_events",
-            "collision_force",
-            "eef_pos",
-            "eef_quat",
-        )
-    }
-    hidden: dict[str, list[np.ndarray]] = {}
-    frames: list[np.ndarray] = []
-    reason, error, success = "crash", None, False
-    steps = 0
-    obs, info = env.reset(seed=ident.seed, options={"init_state": ident.init_state})
-    perturbations = info.get("perturbations")  # sampled by perturbation wrappers, if any
-    try:
-        policy.bind(env)
-        policy.reset(env.instruction, seed=seed)
-        intervention.reset(seed)
-        risk_source.reset(env)
-        if risk_source.needs_hidden:  # scored on this step's forward pass, before the action runs
-            risk_source.bind_policy(policy)
-        while True:
-            if video_camera is not None:
-                frames.append(obs["images"][video_camera])
-            if not risk_source.needs_hidden:
-                risk: RiskSignal = risk_source.risk(obs)
-                active = intervention.gate(risk)
+    ep = EpisodeStepper(env, policy, intervention, risk_source, spec, video_camera)
+    while not ep.done:
+        ep.before_policy()
+        if ep.done:
+            break
+        try:
             with intervention.around_policy(policy):
-                raw = np.asarray(policy.select_action(obs), dtype=np.float32)
-            captured = _captured(policy)
-            for name, arr in captured.items():
-                hidden.setdefault(name, []).append(np.asarray(arr))
-            if risk_source.needs_hidden:
-                risk = risk_source.risk({**obs, "hidden": captured})
-                active = intervention.gate(risk)
-            applied = intervention.apply(raw)
-            row = {
-                "step": steps,
-                "raw_action": raw.tolist(),
-                "executed_action": applied.action.tolist(),
-                "intervention_active": bool(active),
-                "risk_score": float(risk.score),
-                "risk_per_dim": None if risk.per_dim is None else np.asarray(risk.per_dim).tolist(),
-                "eef_pos": obs["proprio"]["eef_pos"].tolist(),
-                "eef_quat": obs["proprio"]["eef_quat"].tolist(),
-                "n_collision_events": 0,
-                "collision_force": None,
-            }
-            obs, _, terminated, truncated, info = env.step(applied.action)
-            steps += 1
-            coll = info.get("collisions", {})
-            row["n_collision_events"] = int(coll.get("n_onsets", 0))
-            row["collision_force"] = coll.get("max_collision_force_n")
-            _append(cols, row)
-            if terminated or truncated:
-                reason = info["termination_reason"]
-                success = bool(info["is_success"])
-                error = info.get("error")
-                break
-            if applied.stop_episode:  # the hold step was executed; the episode ends here
-                reason = "stopped"
-                break
-    except Exception as err:  # a policy/intervention bug must not end the run
-        reason = "crash"
-        error = f"{type(err).__name__}: {err}\n" + "".join(traceback.format_tb(err.__traceback__)[-3:])
-    summary = env.episode_collision_summary()
-    active = cols["intervention_active"]
-    risks = [r for r in cols["risk_score"] if r is not None]
-    peak = float(np.float32(max(risks))) if risks else None  # as stored: risk_score is float32
-    record = {
-        **ident.as_record(),
-        "task": env.task_name,
-        "episode_index": spec.episode_index,
-        "success": success,
-        "collided": bool(summary.get("n_onsets", 0) > 0),
-        "n_collision_onsets": int(summary.get("n_onsets", 0)),
-        "first_collision_step": summary.get("first_collision_step"),
-        "max_collision_force": summary.get("max_collision_force_n"),
-        "termination_reason": reason,
-        "steps": steps,
-        "max_steps": env.max_steps,
-        "wall_time_s": time.perf_counter() - t0,
-        "n_interventions": int(getattr(intervention, "onsets", 0)),
-        "intervention_steps": int(sum(active)),
-        "first_intervention_step": getattr(intervention, "first_step", None),
-        "error": error,
-        "env_kwargs": json.dumps(env.config.to_dict(), sort_keys=True, default=str),
-        "perturbation_params": json.dumps(perturbations, sort_keys=True) if perturbations else None,
-        "peak_risk": peak,
-        "started_utc": started,
-    }
-    return EpisodeResult(
-        record=record, steps=cols, hidden={k: np.stack(v) for k, v in hidden.items()}, frames=frames
-    )
+                raw = policy.select_action(ep.obs)
+        except Exception as err:  # a policy/intervention bug must not end the run
+            ep.crash(err)
+            break
+        ep.after_policy(raw)
+    return ep.result()
