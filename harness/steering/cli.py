@@ -1,4 +1,4 @@
-"""``mistvla steer fit|check``: the sub-parser and the functions it calls."""
+"""``mistvla steer fit|check|ablate``: the sub-parser and the functions it calls."""
 
 from __future__ import annotations
 
@@ -62,6 +62,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from mistvla.harness.steering.ablations import run_ablations
+
+    paths = run_ablations(args.config, workers=args.workers, progress=not args.quiet)
+    print(paths["md"].read_text().split("\n\n")[0])
+    print("written: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def add_steer_parser(sub: Any) -> None:
     """Add ``steer`` with its ``fit`` and ``check`` commands to ``mistvla``'s sub-parsers."""
     steer = sub.add_parser("steer", help="steering directions: fit from data, check offline")
@@ -93,3 +102,8 @@ def add_steer_parser(sub: Any) -> None:
     p.add_argument("--ratio", type=float, default=2.0, help="intended effect / largest off-diagonal")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_check)
+    p = ssub.add_parser("ablate", help="run (or resume) an ablation file and write Table 2")
+    p.add_argument("config", help="ablation YAML, e.g. experiments/mist_ablations.yaml")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_ablate)
