@@ -62,6 +62,11 @@ class CaptureRecord:
         """``{"<point>/<position>": array}``, e.g. for ``np.savez``."""
         return {f"{p}/{pos}": a for p, d in self.arrays.items() for pos, a in d.items()}
 
+    def row(self, i: int) -> CaptureRecord:
+        """Batch item ``i``'s record with the batch axis dropped (a batched forward over episodes)."""
+        arrays = {p: {pos: a[i] for pos, a in d.items()} for p, d in self.arrays.items()}
+        return CaptureRecord(arrays, {**self.meta, "batch_squeezed": True, "batch_row": i})
+
     def squeeze_batch(self) -> CaptureRecord:
         """The record for batch size 1 with the batch axis dropped."""
         arrays = {p: {pos: a[0] for pos, a in d.items()} for p, d in self.arrays.items()}

@@ -19,7 +19,10 @@ points, vector norms) plus ``<stem>.npz`` (the vectors, keyed by point name).
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -94,11 +97,29 @@ class SteeringSpec:
         return cls(vectors, alpha=meta["alpha"], mode=meta["mode"], positions=meta["positions"])
 
 
+_ROWS: ContextVar[tuple[int, ...] | None] = ContextVar("steering_rows", default=None)
+
+
+@contextlib.contextmanager
+def steering_rows(rows: tuple[int, ...] | None) -> Iterator[None]:
+    """Steering sessions created inside the block steer only these batch rows (None: every row).
+
+    A batched forward pass over several episodes steers only the episodes whose
+    intervention is active: each enters its steering inside ``steering_rows((i,))``.
+    """
+    token = _ROWS.set(None if rows is None else tuple(rows))
+    try:
+        yield
+    finally:
+        _ROWS.reset(token)
+
+
 class _Adder:
     """The per-point hook: adds the (cached, device-matched) vector on the chosen positions."""
 
     def __init__(self, name: str, vector: np.ndarray, spec: SteeringSpec) -> None:
         self.name, self.spec = name, spec
+        self.rows = _ROWS.get()
         v = torch.from_numpy(vector)
         norm = float(v.norm())
         self.unit = v / norm if norm > 0 else torch.zeros_like(v)
@@ -126,9 +147,14 @@ class _Adder:
         part = out[..., sl, :]
         if self.spec.mode == "relative":
             scale = part.float().norm(dim=-1, keepdim=True) * self.spec.alpha
-            out[..., sl, :] = part + scale.to(h.dtype) * v
+            steered = part + scale.to(h.dtype) * v
         else:
-            out[..., sl, :] = part + v
+            steered = part + v
+        if self.rows is not None:  # only these batch rows; the others keep their exact values
+            mask = torch.zeros(h.shape[0], dtype=torch.bool, device=h.device)
+            mask[list(self.rows)] = True
+            steered = torch.where(mask.view(-1, *([1] * (part.dim() - 1))), steered, part)
+        out[..., sl, :] = steered
         return out
 
 
