@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -59,6 +60,8 @@ class Policy(abc.ABC):
 
     name: ClassVar[str] = "policy"
     requirements: PolicyRequirements = PolicyRequirements()
+    batched_inference: ClassVar[bool] = False
+    """True where :meth:`select_actions_for` runs one batch through the model (else it loops)."""
 
     def __init__(self) -> None:
         self.instruction: str | None = None
@@ -82,6 +85,26 @@ class Policy(abc.ABC):
     def select_actions(self, observations: Sequence[dict[str, Any]]) -> np.ndarray:
         """Actions for several observations, (N, 7); policies with batched inference override this."""
         return np.stack([np.asarray(self.select_action(o), dtype=np.float32) for o in observations])
+
+    def fork(self) -> Policy:
+        """A policy for another concurrent episode: its own episode state (deep copy by default)."""
+        return copy.deepcopy(self)
+
+    @classmethod
+    def select_actions_for(
+        cls, policies: Sequence[Policy], observations: Sequence[dict[str, Any]]
+    ) -> np.ndarray:
+        """One action per (episode's policy, observation), (N, 7): the lock-step runner's call.
+
+        ``policies`` are forks of one policy (each reset for its own episode);
+        classes with ``batched_inference`` run them as one batch, this default loops.
+        """
+        return np.stack(
+            [
+                np.asarray(p.select_action(o), dtype=np.float32)
+                for p, o in zip(policies, observations, strict=True)
+            ]
+        )
 
 
 class HookedPolicy(Policy):
@@ -119,6 +142,12 @@ class HookedPolicy(Policy):
         super().reset(instruction, seed=seed)
         self.last_capture = None
 
+    def fork(self) -> HookedPolicy:
+        """Shares the model and its hook sessions (weights are never copied); episode state is its own."""
+        other = copy.copy(self)
+        other.last_capture = None
+        return other
+
     @contextlib.contextmanager
     def hook_session(self) -> Iterator[None]:
         """Arm steering and capture for one forward pass; afterwards ``last_capture`` holds its record."""
@@ -130,3 +159,17 @@ class HookedPolicy(Policy):
             yield
             if self._capture is not None:
                 self.last_capture = self._capture.pop().squeeze_batch()
+
+    @contextlib.contextmanager
+    def batch_hook_session(self, policies: Sequence[HookedPolicy]) -> Iterator[None]:
+        """:meth:`hook_session` for one batch over ``policies`` (row i): each gets its own ``last_capture``."""
+        with contextlib.ExitStack() as hooks:
+            if self._steering is not None:
+                hooks.enter_context(self._steering)
+            if self._capture is not None:
+                hooks.enter_context(self._capture)
+            yield
+            if self._capture is not None:
+                record = self._capture.pop()
+                for i, policy in enumerate(policies):
+                    policy.last_capture = record.row(i)
