@@ -17,6 +17,7 @@ else is injected.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ class ReferencePolicy(HookedPolicy):
 
     name = "reference"
     arch = "llama"
+    batched_inference = True
     requirements = PolicyRequirements(cameras=(), privileged=True)
 
     def __init__(
@@ -122,6 +124,31 @@ class ReferencePolicy(HookedPolicy):
         with torch.no_grad(), self.hook_session():
             out = self.ckpt.model(ids, s, e)
         return out.numpy()
+
+    @classmethod
+    def select_actions_for(
+        cls, policies: Sequence[Any], observations: Sequence[dict[str, Any]]
+    ) -> np.ndarray:
+        """One batch through the model for several episodes (forks of one policy); same actions as one by one.
+
+        Every prompt has the checkpoint's fixed length, so no padding is needed;
+        each policy gets its own ``last_capture`` (its row) and its own noise.
+        """
+        lead = policies[0]
+        if any(p.instruction is None for p in policies):
+            raise RuntimeError("call reset(instruction) before select_action")
+        states = np.stack([state_vector(o) for o in observations])
+        envs = np.stack([p.observed_environment(o) for p, o in zip(policies, observations, strict=True)])
+        _, s, e = model_inputs(lead.ckpt, lead._ids, states, envs)
+        ids = torch.tensor([p._ids for p in policies], dtype=torch.long)
+        with torch.no_grad(), lead.batch_hook_session(policies):
+            out = lead.ckpt.model(ids, s, e).numpy()
+        actions = decode_actions(lead.ckpt, out)
+        for i, p in enumerate(policies):
+            p.last_step = {"gripper_logit": float(out[i, 6])}
+            if p.action_noise > 0:
+                actions[i, :6] = np.clip(actions[i, :6] + p._rng.normal(0.0, p.action_noise, 6), -1.0, 1.0)
+        return actions
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:
         """float32 (7,): delta pose in [-1, 1], gripper -1 open / +1 close."""
