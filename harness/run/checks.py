@@ -45,11 +45,6 @@ def check_run(cfg: RunConfig) -> None:
     for i, icfg in enumerate(cfg.interventions):
         kind = intervention_class(icfg.name)
         where = f"interventions[{i}]"
-        if kind.needs_hooks and risk_cls.needs_hidden:
-            raise ConfigError(
-                f"{where}: {icfg.name!r} gated by hidden-state risk {cfg.risk.source!r} would steer one step late "
-                "(in-pass gating is not implemented); use stop, slow or damp"
-            )
         if kind.needs_hooks and not issubclass(policy_cls, HookedPolicy):
             raise ConfigError(
                 f"{where}: {icfg.name!r} acts through hook points, and policy {cfg.policy.name!r} has none "
@@ -65,6 +60,12 @@ def check_run(cfg: RunConfig) -> None:
             from mistvla.harness.interventions.steer import load_dimension_specs
 
             try:
-                load_dimension_specs(steering)
+                specs = load_dimension_specs(steering)
             except ConfigError as err:
                 raise ConfigError(f"{where}.{err}") from None
+            if kind.needs_hooks and risk_cls.needs_hidden:  # in-pass gating: steer at or after the risk point
+                from mistvla.harness.interventions.in_pass import check_order
+                from mistvla.harness.risk.base import make_risk_source
+
+                points = sorted({p for spec in specs.values() for p in spec.vectors})
+                check_order(make_risk_source(cfg.risk).point, points, where)

@@ -1,7 +1,8 @@
 """Run one episode: env + policy + risk source + intervention, recording everything.
 
 Per step: the risk (before the policy acts; for a source that ``needs_hidden``,
-after its forward pass and before the action runs), the gate decision, the policy's
+after its forward pass and before the action runs, or inside the pass when it gates
+steering: in-pass gating, :mod:`~mistvla.harness.interventions.in_pass`), the gate decision, the policy's
 raw action (with steering hooks armed if the intervention steers), the
 executed action, collision onsets and the end-effector pose. A crash in the
 policy or the intervention is recorded as termination ``crash`` with the
@@ -109,6 +110,17 @@ class EpisodeStepper:
         self.risk_source.reset(self.env)
         if self.risk_source.needs_hidden:  # scored on this step's forward pass, before the action runs
             self.risk_source.bind_policy(self.policy)
+        self._gate = None
+        if self.risk_source.needs_hidden and self.intervention.needs_hooks:
+            from mistvla.harness.interventions.in_pass import InPassGate
+
+            self._gate = InPassGate(self.policy, self.intervention, self.risk_source)
+
+    def around_policy(self) -> Any:
+        """The context around this step's forward pass: in-pass gating (hidden-state risk gating
+        steering, :mod:`~mistvla.harness.interventions.in_pass`) or the intervention's own."""
+        gate = getattr(self, "_gate", None)
+        return gate if gate is not None else self.intervention.around_policy(self.policy)
 
     def _guard(self, fn: Any, *args: Any) -> None:
         try:
@@ -142,7 +154,11 @@ class EpisodeStepper:
         captured = _captured(self.policy)
         for name, arr in captured.items():
             self.hidden.setdefault(name, []).append(np.asarray(arr))
-        if self.risk_source.needs_hidden:
+        if getattr(self, "_gate", None) is not None:  # scored and gated inside the forward pass
+            if self._gate.risk is None:
+                raise RuntimeError("in-pass gating: the forward pass never reached the risk point")
+            self.risk, self.active = self._gate.risk, self.intervention.active
+        elif self.risk_source.needs_hidden:
             self.risk = self.risk_source.risk({**obs, "hidden": captured})
             self.active = self.intervention.gate(self.risk)
         risk, active = self.risk, self.active
@@ -226,7 +242,7 @@ def run_episode(
         if ep.done:
             break
         try:
-            with intervention.around_policy(policy):
+            with ep.around_policy():
                 raw = policy.select_action(ep.obs)
         except Exception as err:  # a policy/intervention bug must not end the run
             ep.crash(err)
