@@ -3,13 +3,14 @@
 A worker builds a LIBERO env for each task it runs (seconds), so the queue is
 made of chunks of one task's episodes, and an idle worker gets the next chunk of
 the task whose env it holds; with none left, the task with the most episodes
-left (so tails even out: a task is cut into about ``workers`` chunks). The
+left (so tails even out: a task is cut into about ``workers`` chunks, of at
+least ``min_chunk`` episodes, as a chunk on a new worker costs an env build). The
 results do not depend on the order (every episode is seeded by its spec).
 
 >>> from mistvla.harness.results.identity import EpisodeId
 >>> from mistvla.harness.run.plan import EpisodeSpec
 >>> specs = [EpisodeSpec(EpisodeId("p", "none", "s", t, k, 0)) for t in (0, 1) for k in range(4)]
->>> queue = WorkQueue(specs, workers=2)
+>>> queue = WorkQueue(specs, workers=2, min_chunk=1)
 >>> [(task, [len(c) for c in chunks]) for task, chunks in queue.chunks.items()]
 [(0, [2, 2]), (1, [2, 2])]
 >>> [s.id.init_state for s in queue.next_chunk(held_task=1)]
@@ -31,13 +32,15 @@ from mistvla.harness.run.plan import EpisodeSpec
 class WorkQueue:
     """The episodes still to hand out, as per-task chunks in plan order."""
 
-    def __init__(self, specs: list[EpisodeSpec], workers: int, chunk_size: int | None = None) -> None:
+    def __init__(
+        self, specs: list[EpisodeSpec], workers: int, chunk_size: int | None = None, min_chunk: int = 4
+    ) -> None:
         by_task: OrderedDict[int, list[EpisodeSpec]] = OrderedDict()
         for spec in specs:
             by_task.setdefault(spec.id.task_index, []).append(spec)
         self.chunks: OrderedDict[int, list[list[EpisodeSpec]]] = OrderedDict()
         for task, task_specs in by_task.items():
-            size = chunk_size or max(1, math.ceil(len(task_specs) / max(1, workers)))
+            size = chunk_size or max(min_chunk, math.ceil(len(task_specs) / max(1, workers)))
             self.chunks[task] = [task_specs[i : i + size] for i in range(0, len(task_specs), size)]
 
     def __len__(self) -> int:
