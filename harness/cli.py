@@ -88,6 +88,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from mistvla.harness.config.run import load_config
+    from mistvla.harness.run.estimate import describe
+
+    print(describe(load_config(args.config, args.set or []), workers=args.workers))
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from mistvla.harness.report.build import report
 
@@ -151,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=["suite", "task"], default="suite", help="rows per suite or per task")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("plan", help="episodes, env builds, policy loads and a time estimate of a config")
+    p.add_argument("config")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--workers", type=int, default=None, help="worker count (default: the config's)")
+    p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("report", help="print and write the comparison table of a run directory")
     p.add_argument("run_dir")
