@@ -186,6 +186,10 @@ class RunConfig:
     sweep: SweepConfig | None = None
     """Perturbation-robustness sweep (``docs/perturbations.md``); None: the clean env only."""
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    lockstep: int = 1
+    """Episodes each worker runs side by side with one policy (batched calls where the policy has
+    ``batched_inference``: results then agree with ``1`` to float32 precision, so it is part of the
+    run's identity; see ``harness/run/lockstep.py``)."""
 
     def __post_init__(self) -> None:
         labels = [i.display for i in self.interventions]
@@ -202,6 +206,8 @@ class RunConfig:
             )
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.lockstep < 1:
+            raise ValueError(f"lockstep must be >= 1, got {self.lockstep}")
         from mistvla.harness.envs.libero import LiberoEnvConfig
 
         from_dict(LiberoEnvConfig, self.env, "env")  # every key and value checked now

@@ -94,6 +94,8 @@ def identity(cfg: RunConfig) -> dict[str, Any]:
     data = cfg.to_dict()
     data.pop("workers")
     data.pop("executor", None)
+    if data.get("lockstep") == 1:  # one episode at a time: the identity runs had before lock-step existed
+        data.pop("lockstep", None)
     if data.get("sweep") is None:  # runs without a sweep keep the identity they had before sweeps existed
         data.pop("sweep", None)
     return data
