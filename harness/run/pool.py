@@ -19,6 +19,7 @@ from mistvla.harness.config.run import RunConfig
 from mistvla.harness.run import workers as worker_state
 from mistvla.harness.run.dispatch import WorkQueue
 from mistvla.harness.run.episode import EpisodeResult
+from mistvla.harness.run.lockstep_worker import close_extra_envs, run_chunk
 from mistvla.harness.run.plan import EpisodeSpec
 
 
@@ -37,8 +38,8 @@ def _pool_worker(wid: int, cfg_data: dict[str, Any], inbox: Any, outbox: Any) ->
             if job is None:
                 return
             chunk, thresholds = job
-            for spec in chunk:
-                outbox.put(("ok", wid, worker_state._run_one(spec, thresholds)))
+            for result in run_chunk(chunk, thresholds):
+                outbox.put(("ok", wid, result))
             outbox.put(("idle", wid, held_task()))
     except BaseException as err:  # reported to the parent, which stops the run
         outbox.put(("error", wid, f"{type(err).__name__}: {err}"))
@@ -98,6 +99,7 @@ class LocalPool:
         self._procs.clear()
         self._inboxes.clear()
         if self.workers <= 1 and self._started:
+            close_extra_envs()
             for env in worker_state._WORKER.get("envs", {}).values():
                 env.close()
             worker_state._WORKER.clear()
@@ -120,8 +122,7 @@ class LocalPool:
         if self.workers <= 1:
             while (chunk := queue.next_chunk(held_task())) is not None:
                 self.env_builds += chunk[0].id.task_index != held_task()
-                for spec in chunk:
-                    yield worker_state._run_one(spec, thresholds)
+                yield from run_chunk(chunk, thresholds)
             return
         busy = 0
         while True:

@@ -2,7 +2,7 @@
 
 ``executor: {kind: ray}`` in a run config. Each actor is one process holding
 the policy and one env (the task it last ran, as a local worker does); the
-driver hands it one episode at a time, preferring the task whose env it holds
+driver hands it one episode at a time (a group with ``lockstep: N``), preferring the task whose env it holds
 (:class:`~mistvla.harness.run.dispatch.WorkQueue`), and writes each result as
 it arrives. An actor that dies mid-episode is restarted by Ray and its episode
 rerun there (``max_restarts`` / ``max_task_retries``): the lost episode never
@@ -32,8 +32,13 @@ class EnvWorker:
         self._workers = workers
         workers._setup(cfg_data, 1)
 
-    def run_episode(self, spec: EpisodeSpec, thresholds: dict[str, float | None]) -> EpisodeResult:
-        return self._workers._run_one(spec, thresholds)
+    def run_episodes(
+        self, specs: list[EpisodeSpec], thresholds: dict[str, float | None]
+    ) -> list[EpisodeResult]:
+        """One episode, or one lock-step group (``lockstep: N``), of one task."""
+        from mistvla.harness.run.lockstep_worker import run_chunk
+
+        return list(run_chunk(specs, thresholds))
 
     def pid(self) -> int:
         return os.getpid()
@@ -110,6 +115,7 @@ class RayPool:
         queue = WorkQueue(specs, self.workers)
         pending: list[list[EpisodeSpec]] = [[] for _ in self._actors]
         in_flight: dict[Any, int] = {}
+        size = self.cfg.lockstep
 
         def submit(idx: int) -> None:
             if not pending[idx]:
@@ -117,16 +123,17 @@ class RayPool:
                 if chunk is None:
                     return
                 pending[idx] = list(chunk)
-            spec = pending[idx].pop(0)
-            self.env_builds += spec.id.task_index != self._held[idx]
-            self._held[idx] = spec.id.task_index
-            in_flight[self._actors[idx].run_episode.remote(spec, thresholds)] = idx
+            group, pending[idx] = pending[idx][:size], pending[idx][size:]
+            task = group[0].id.task_index
+            self.env_builds += task != self._held[idx]
+            self._held[idx] = task
+            in_flight[self._actors[idx].run_episodes.remote(group, thresholds)] = idx
 
         for idx in range(len(self._actors)):
             submit(idx)
         while in_flight:
             (ref,), _ = ray.wait(list(in_flight), num_returns=1)
             idx = in_flight.pop(ref)
-            result = ray.get(ref)
-            submit(idx)  # keep the actor busy while the caller writes this result
-            yield result
+            results = ray.get(ref)
+            submit(idx)  # keep the actor busy while the caller writes these results
+            yield from results

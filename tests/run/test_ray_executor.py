@@ -65,7 +65,7 @@ def test_ray_gives_the_local_tables(cluster, local_tables, tmp_path):
 
 
 def _actor_pids(busy: bool) -> list[int]:
-    title = "ray::EnvWorker.run_episode" if busy else "ray::EnvWorker"
+    title = "ray::EnvWorker.run_episodes" if busy else "ray::EnvWorker"
     pids = []
     for entry in Path("/proc").iterdir():
         try:
