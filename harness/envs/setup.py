@@ -85,7 +85,12 @@ def ensure_libero() -> ModuleType:
     os.environ.setdefault("MUJOCO_GL", "egl")
     user_dir = os.environ.get("LIBERO_CONFIG_PATH")
     if not (user_dir and (Path(user_dir) / "config.yaml").is_file()):
-        config_dir = mistvla_cache_dir() / "libero"
+        # One folder per LIBERO installation: environments (clones, venvs) sharing the cache
+        # must not overwrite each other's paths while their processes (Ray workers) read them.
+        import hashlib
+
+        install = hashlib.sha256(str(_package_dir("libero")).encode()).hexdigest()[:12]
+        config_dir = mistvla_cache_dir() / "libero" / install
         write_libero_config(config_dir)
         os.environ["LIBERO_CONFIG_PATH"] = str(config_dir)
     import libero.libero as libero_pkg
