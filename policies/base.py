@@ -87,8 +87,11 @@ class Policy(abc.ABC):
         return np.stack([np.asarray(self.select_action(o), dtype=np.float32) for o in observations])
 
     def fork(self) -> Policy:
-        """A policy for another concurrent episode: its own episode state (deep copy by default)."""
-        return copy.deepcopy(self)
+        """A policy for another concurrent episode: its own episode state (a deep copy sharing bound envs)."""
+        import gymnasium as gym
+
+        shared = {id(v): v for v in vars(self).values() if isinstance(v, gym.Env)}
+        return copy.deepcopy(self, shared)
 
     @classmethod
     def select_actions_for(

@@ -129,7 +129,7 @@ class EpisodeStepper:
             self.crash(err)
 
     def crash(self, err: BaseException) -> None:
-        """End the episode as ``crash`` with ``err`` (and its last frames) as the error."""
+        """End the episode as ``crash``, recording ``err`` and the last frames of its traceback."""
         self.reason, self.done = "crash", True
         self.error = f"{type(err).__name__}: {err}\n" + "".join(traceback.format_tb(err.__traceback__)[-3:])
 
