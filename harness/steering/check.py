@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from mistvla.harness.errors import ConfigError
 from mistvla.harness.steering.fit import N_MOTION_DIMS, read_fit
 
 DEFAULT_ALPHAS = (0.05, 0.1, 0.2, 0.4, 0.8)
@@ -181,6 +182,11 @@ def frames_samples(
     if split != "all":
         train_mask, val_mask, _ = split_masks(frames, None)
         frames = frames.select(val_mask if split == "val" else train_mask)
+    if len(frames.action) == 0:
+        raise ConfigError(
+            f"--split {split}: the datasets {list(datasets)} hold no {split} frames "
+            "(their split names init states that were never collected); use --split all or other datasets"
+        )
     idx = np.unique(np.linspace(0, len(frames.action) - 1, min(max_frames, len(frames.action))).astype(int))
     return [
         (frames.instruction[i], observation_from_vectors(frames.state[i], frames.env[i], frames.object_names))

@@ -110,3 +110,20 @@ def test_check_on_a_tiny_openvla(tmp_path):
     assert np.array(summary["selectivity"]).shape == (6, 7)
     for name in ("check.json", "selectivity.csv", "selectivity.png", "dose_response.png"):
         assert (tmp_path / "check" / name).stat().st_size > 0
+
+
+def test_check_frames_with_an_empty_split_is_a_one_line_error(monkeypatch):
+    """A dataset whose split names never-collected init states: a MistvlaError, not a bare stack error."""
+    from mistvla.harness.errors import ConfigError
+    from mistvla.harness.steering.check import frames_samples
+    from mistvla.policies.reference import data
+
+    n = 4
+    frames = data.DemoFrames(
+        np.zeros((n, 8)), np.zeros((n, 7)), np.zeros((n, 7)), np.arange(n), np.full(n, 2), ["x"] * n, ["bowl"],
+        {"split": {"train": [2], "val": [36]}}, "hash",
+    )  # fmt: skip
+    monkeypatch.setattr(data, "load_many", lambda roots: frames)
+    assert len(frames_samples(["d"], split="all")) == n
+    with pytest.raises(ConfigError, match=r"--split val: the datasets .* hold no val frames"):
+        frames_samples(["d"], split="val")
