@@ -29,7 +29,13 @@ import numpy as np
 from mistvla.harness.envs.setup import ensure_libero
 from mistvla.harness.errors import UnknownNameError
 
-STANDARD_SUITES: tuple[str, ...] = ("libero_spatial", "libero_object", "libero_goal", "libero_10", "libero_90")
+STANDARD_SUITES: tuple[str, ...] = (
+    "libero_spatial",
+    "libero_object",
+    "libero_goal",
+    "libero_10",
+    "libero_90",
+)
 PRO_SUITES: tuple[str, ...] = tuple(
     f"{base}_{kind}"
     for base in ("libero_spatial", "libero_object", "libero_goal", "libero_10")
