@@ -152,27 +152,31 @@ class HookedPolicy(Policy):
         return other
 
     @contextlib.contextmanager
-    def hook_session(self) -> Iterator[None]:
-        """Arm steering and capture for one forward pass; afterwards ``last_capture`` holds its record."""
+    def _armed(self) -> Iterator[list[CaptureRecord]]:
+        """Steering then capture for one forward pass; the capture's record is appended to the yielded list."""
+        records: list[CaptureRecord] = []
         with contextlib.ExitStack() as hooks:
             if self._steering is not None:
                 hooks.enter_context(self._steering)
             if self._capture is not None:
                 hooks.enter_context(self._capture)
-            yield
+            yield records
             if self._capture is not None:
-                self.last_capture = self._capture.pop().squeeze_batch()
+                records.append(self._capture.pop())
+
+    @contextlib.contextmanager
+    def hook_session(self) -> Iterator[None]:
+        """Arm steering and capture for one forward pass; afterwards ``last_capture`` holds its record."""
+        with self._armed() as records:
+            yield
+        if records:
+            self.last_capture = records[0].squeeze_batch()
 
     @contextlib.contextmanager
     def batch_hook_session(self, policies: Sequence[HookedPolicy]) -> Iterator[None]:
         """:meth:`hook_session` for one batch over ``policies`` (row i): each gets its own ``last_capture``."""
-        with contextlib.ExitStack() as hooks:
-            if self._steering is not None:
-                hooks.enter_context(self._steering)
-            if self._capture is not None:
-                hooks.enter_context(self._capture)
+        with self._armed() as records:
             yield
-            if self._capture is not None:
-                record = self._capture.pop()
-                for i, policy in enumerate(policies):
-                    policy.last_capture = record.row(i)
+        if records:
+            for i, policy in enumerate(policies):
+                policy.last_capture = records[0].row(i)
