@@ -232,6 +232,5 @@ def test_a_plugged_in_section_gets_its_html_data_and_script(real_run, tmp_path):
     assert (
         'window.MISTVLA_SECTIONS["sec-episode-count"] = function (data, el) {\nel.dataset.n = data.n;' in html
     )
-    assert (
-        html.count("<section id=") == len(SECTIONS) - 1
-    )  # + the new one; no crossrun (one run), no heatmap (one task)
+    # + the new one; no crossrun (one run), no heatmap (one task), no detection (no clean success)
+    assert html.count("<section id=") == len(SECTIONS) - 2

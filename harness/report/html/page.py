@@ -17,6 +17,7 @@ from mistvla.harness.report.html.browser import browser_section
 from mistvla.harness.report.html.comparison import comparison_section
 from mistvla.harness.report.html.crossrun import crossrun_section
 from mistvla.harness.report.html.data import ReportData, load_report_data
+from mistvla.harness.report.html.detection import detection_section
 from mistvla.harness.report.html.header import header_section
 from mistvla.harness.report.html.plots import deltas_section, rates_section, task_heatmap_section
 from mistvla.harness.report.html.section import SectionBuilder, SectionOutput, esc, to_json
@@ -28,6 +29,7 @@ SECTIONS: tuple[SectionBuilder, ...] = (
     rates_section,
     deltas_section,
     task_heatmap_section,
+    detection_section,
     crossrun_section,
     browser_section,
 )
