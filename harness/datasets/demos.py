@@ -47,10 +47,10 @@ class DemoConfig:
     max_minutes: float | None = None
     """Stop starting episodes after this much wall time and finalize what was collected (CPU budget)."""
     max_episodes: int | None = None
+    """Stop after this many episodes tried (the reproducible form of a ``max_minutes`` stop)."""
     order: Literal["init_state", "task"] = "init_state"
     """``init_state``: every task of init state k, then k+1 (one env per task alive: ~1 GB each);
     ``task``: task by task, one env at a time (low memory; a time stop may miss the last tasks)."""
-    """Stop after this many episodes tried (the reproducible form of a ``max_minutes`` stop)."""
 
     def __post_init__(self) -> None:
         overlap = set(self.train_init_states) & set(self.val_init_states)
