@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import mmap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,14 @@ def build_dataset(
     return RiskDataset(out)
 
 
+def _release(arr: np.ndarray) -> None:
+    """Drop a read-only map's pages from this process (they stay in the page cache; the next read faults
+    them back in), so the resident set holds the batch being read, not every shard page touched so far."""
+    m = getattr(arr, "_mmap", None)
+    if m is not None and hasattr(mmap, "MADV_DONTNEED"):
+        m.madvise(mmap.MADV_DONTNEED)
+
+
 @dataclass
 class RiskDataset:
     """A built dataset directory; hidden states are read on demand through memory maps."""
@@ -209,5 +218,6 @@ class RiskDataset:
             if out is None:
                 out = np.empty((len(rows), arr.shape[-1]), dtype=np.float32)
             out[order[start:end]] = arr[self._row[srt[start:end]]]
+            _release(arr)
             start = end
         return out if out is not None else np.empty((0, 0), dtype=np.float32)

@@ -83,14 +83,41 @@ def _loss(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor, cfg: 
     return (per * mask).sum() / mask.sum().clamp(min=1)
 
 
-def _mean_std(ds: RiskDataset, rows: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+def _mean_std(
+    ds: RiskDataset, rows: np.ndarray, chunk: int = 8192, sub: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std over ``rows``, reading ``sub`` rows at a time.
+
+    numpy's axis-0 sum adds row after row, so carrying the running sum of a
+    ``chunk`` as the first row of the next ``sub`` rows gives bitwise the sums
+    of whole chunks, with float64 temporaries of ``sub`` rows instead of ``chunk``.
+    """
     s = s2 = None
     for i in range(0, len(rows), chunk):
-        x = ds.features(rows[i : i + chunk]).astype(np.float64)
-        s = x.sum(0) if s is None else s + x.sum(0)
-        s2 = (x * x).sum(0) if s2 is None else s2 + (x * x).sum(0)
+        cs = cs2 = None
+        stop = min(i + chunk, len(rows))
+        for j in range(i, stop, sub):
+            x = ds.features(rows[j : min(j + sub, stop)]).astype(np.float64)
+            if cs is None:
+                cs, cs2 = x.sum(0), (x * x).sum(0)
+            else:
+                cs = np.concatenate([cs[None], x]).sum(0)
+                cs2 = np.concatenate([cs2[None], x * x]).sum(0)
+        s = cs if s is None else s + cs
+        s2 = cs2 if s2 is None else s2 + cs2
     mean = s / len(rows)
     return mean.astype(np.float32), np.sqrt(np.maximum(s2 / len(rows) - mean * mean, 0)).astype(np.float32)
+
+
+def predict_rows(
+    net: RiskMLP, ds: RiskDataset, rows: np.ndarray, batch: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`predict` on dataset ``rows``, reading ``batch`` rows at a time through the memory maps.
+
+    The batches are the ones :func:`predict` forms on the whole array, so the numbers are the same.
+    """
+    parts = [predict(net, ds.features(rows[i : i + batch]), batch) for i in range(0, len(rows), batch)]
+    return np.concatenate([p for p, _ in parts]), np.concatenate([d for _, d in parts])
 
 
 def _aucs(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -166,7 +193,6 @@ def train(
         anypos = (y_tr == 1).any(axis=(1, 2))
         weights = np.where(anypos, 0.5 / max(anypos.sum(), 1), 0.5 / max((~anypos).sum(), 1))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    x_va = ds.features(va)
     y_va = ds.y[va]
     history: list[dict[str, Any]] = []
     best = (-1.0, None, -1)
@@ -194,7 +220,7 @@ def train(
             opt.step()
             losses.append(loss.item())
             n_seen += len(rows)
-        p_va, _ = predict(net, x_va)
+        p_va, _ = predict_rows(net, ds, va)
         aucs = _aucs(y_va, p_va)
         mean_auc = float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
         history.append(
@@ -211,11 +237,11 @@ def train(
     elapsed = time.perf_counter() - t0
     if best[1] is not None:
         net.load_state_dict(best[1])
-    p_va, _ = predict(net, x_va)
+    p_va, _ = predict_rows(net, ds, va)
     final_dist = _check_not_constant(p_va, "at the end")
-    sub = tr[rng.permutation(len(tr))[:20000]]
-    p_tr, _ = predict(net, ds.features(np.sort(sub)))
-    y_sub = ds.y[np.sort(sub)]
+    sub = np.sort(tr[rng.permutation(len(tr))[:20000]])
+    p_tr, _ = predict_rows(net, ds, sub)
+    y_sub = ds.y[sub]
     m = y_sub >= 0
     f1 = f1_score(y_sub[m], p_tr[m] >= 0.5, zero_division=0)
     if f1 == 0 and len(history) > 1 and history[-1]["loss"] < history[0]["loss"]:
