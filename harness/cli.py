@@ -99,7 +99,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from mistvla.harness.report.build import report
 
-    text, paths = report(args.run_dir, by=args.by, html=args.html)
+    reference = None if args.reference is None else [n for n in args.reference.split(",") if n]
+    text, paths = report(args.run_dir, by=args.by, html=args.html, reference=reference)
     print(text)
     print("written: " + ", ".join(str(p) for p in paths.values()))
     return 0
@@ -170,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--by", choices=["suite", "task"], default="suite")
     p.add_argument("--html", action="store_true", help="also write the self-contained page report/index.html")
+    p.add_argument(
+        "--reference",
+        default=None,
+        metavar="NAMES",
+        help="published SR columns, comma-separated (openvla,openvla_oft,smolvla; '' for none); "
+        "default: the run config's report.reference",
+    )
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("compare", help="one HTML report across runs, paired on shared episodes")

@@ -44,16 +44,22 @@ class PolicyConfig:
 
 @dataclass
 class EpisodesConfig:
-    suite: str
+    suite: str | list[str]
+    """One suite, or a list of suites run in one go (tables get per-suite rows and their average)."""
     tasks: list[int] | None = None
-    """Task indices; None: every task of the suite."""
+    """Task indices (of every suite listed); None: every task of each suite."""
     init_states: list[int] = field(default_factory=lambda: list(range(10)))
     seeds: list[int] = field(default_factory=lambda: [0])
     repeats: int = 1
 
     def __post_init__(self) -> None:
-        if self.suite not in SUITES:
-            raise ValueError(f"suite must be one of {list(SUITES)}, got {self.suite!r}")
+        if not self.suites:
+            raise ValueError("suite must name at least one suite")
+        if len(set(self.suites)) != len(self.suites):
+            raise ValueError(f"suite has duplicates: {self.suites}")
+        for suite in self.suites:
+            if suite not in SUITES:
+                raise ValueError(f"suite must be one of {list(SUITES)}, got {suite!r}")
         for name in ("init_states", "seeds"):
             values = getattr(self, name)
             if not values:
@@ -66,6 +72,15 @@ class EpisodesConfig:
             )
         if self.repeats < 1:
             raise ValueError(f"repeats must be >= 1, got {self.repeats}")
+
+    @property
+    def suites(self) -> list[str]:
+        """The suites of the run, in config order (one for a single ``suite: name``).
+
+        >>> EpisodesConfig("libero_goal").suites, EpisodesConfig(["libero_goal", "libero_10"]).suites
+        (['libero_goal'], ['libero_goal', 'libero_10'])
+        """
+        return [self.suite] if isinstance(self.suite, str) else list(self.suite)
 
 
 @dataclass
@@ -168,6 +183,20 @@ class ExecutorConfig:
 
 
 @dataclass
+class ReportConfig:
+    """``report:``: how the run's tables look (not what runs)."""
+
+    reference: list[str] = field(default_factory=list)
+    """Published results shown as SR columns beside the run's (``harness/report/published.py``:
+    openvla, openvla_oft, smolvla)."""
+
+    def __post_init__(self) -> None:
+        from mistvla.harness.report.published import check_reference
+
+        check_reference(self.reference, "report.reference")
+
+
+@dataclass
 class RunConfig:
     name: str
     policy: PolicyConfig
@@ -190,6 +219,7 @@ class RunConfig:
     """Episodes each worker runs side by side with one policy (batched calls where the policy has
     ``batched_inference``: results then agree with ``1`` to float32 precision, so it is part of the
     run's identity; see ``harness/run/lockstep.py``)."""
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def __post_init__(self) -> None:
         labels = [i.display for i in self.interventions]

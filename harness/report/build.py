@@ -10,6 +10,7 @@ with every column and the definitions goes to ``comparison.md``. With
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from mistvla.harness.errors import StoreError
 from mistvla.harness.report.eval_info import EVAL_INFO_FILE, write_eval_info
 from mistvla.harness.report.metrics import compare
 from mistvla.harness.report.plot import plot_comparison
+from mistvla.harness.report.published import check_reference
 from mistvla.harness.report.robustness import clean_episodes, is_sweep
 from mistvla.harness.report.table import drop_duplicate_overall, to_markdown, to_terminal, write_tables
 from mistvla.harness.results.store import ResultsStore
@@ -24,9 +26,16 @@ from mistvla.harness.run.calibration import THRESHOLDS_FILE
 
 
 def report(
-    run_dir: str | Path, by: str | None = "suite", seed: int = 0, html: bool = False
+    run_dir: str | Path,
+    by: str | None = "suite",
+    seed: int = 0,
+    html: bool = False,
+    reference: Sequence[str] | None = None,
 ) -> tuple[str, dict[str, Path]]:
-    """Compute every metric of the run, write the report files; return the terminal text and the paths."""
+    """Compute every metric of the run, write the report files; return the terminal text and the paths.
+
+    ``reference``: published results shown as SR columns (None: the run config's ``report.reference``).
+    """
     root = Path(run_dir)
     if not (root / "manifest.json").is_file():
         raise StoreError(f"{root} is not a mistvla run directory (no manifest.json)")
@@ -38,8 +47,11 @@ def report(
     rows = compare(
         clean_episodes(episodes) if sweep else episodes, base_intervention="none", by=by, seed=seed
     )
+    if reference is None:
+        reference = ((store.manifest.get("config") or {}).get("report") or {}).get("reference") or []
+    check_reference(reference, "reference")
     out = root / "report"
-    paths = write_tables(rows, out)
+    paths = write_tables(rows, out, reference=reference)
     paths["png"] = plot_comparison(
         drop_duplicate_overall(rows),
         out / "comparison.png",
@@ -49,13 +61,13 @@ def report(
     if store.damaged:
         names = "; ".join(problem for _, problem in store.damaged)
         header += f"Skipped {len(store.damaged)} damaged file(s), reported the rest: {names}\n\n"
-    (out / "comparison.md").write_text(header + to_markdown(rows))
+    (out / "comparison.md").write_text(header + to_markdown(rows, reference=reference))
     paths["eval_info"] = write_eval_info(episodes, root / EVAL_INFO_FILE)  # where LeRobot puts it
     if html:
         from mistvla.harness.report.html.page import write_report_html
 
         paths["html"] = write_report_html([root], out, by=by, seed=seed)
-    text = header + to_terminal(rows) + f"\nAll columns and the definitions: {paths['md']}\n"
+    text = header + to_terminal(rows, reference) + f"\nAll columns and the definitions: {paths['md']}\n"
     if sweep:
         from mistvla.harness.report.robustness_table import write_robustness
 

@@ -314,7 +314,9 @@ def compare(
 
     Each intervention is paired with the episodes of the same policy whose
     intervention is ``base_intervention``. Rows come ordered by scope
-    (``overall`` last), then policy, with the base first.
+    (``overall`` last), then policy, with the base first. ``by="suite"`` over
+    several suites adds ``average`` rows (the mean over suites,
+    :mod:`~mistvla.harness.report.suite_average`) before ``overall``.
     """
     eps = as_records(episodes)
     scopes: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -334,6 +336,10 @@ def compare(
             rows.append(
                 method_metrics(groups[(policy, intervention)], base, scope, confidence, resamples, seed)
             )
+    if by == "suite":  # several suites: the published protocols' mean over suites, before overall
+        from mistvla.harness.report.suite_average import with_suite_average
+
+        rows = with_suite_average(rows)
     return rows
 
 

@@ -1,8 +1,11 @@
 """The comparison table of interventions: Markdown for the terminal, CSV for tools, LaTeX (booktabs) for papers.
 
 Rows come from :func:`mistvla.harness.report.metrics.compare`; every row is one
-(policy, intervention) in one scope (a suite, a task, or overall). The footer
-states the metric definitions and interval methods (:func:`footer_text`).
+(policy, intervention) in one scope (a suite, a task, the average over suites,
+or overall). ``reference`` names published results
+(:data:`~mistvla.harness.report.published.PUBLISHED`) shown as extra SR columns
+at the end. The footer states the metric definitions and interval methods
+(:func:`footer_text`).
 LaTeX is written by hand (no pandas Styler / jinja2).
 """
 
@@ -16,6 +19,8 @@ from pathlib import Path
 
 from mistvla.harness.report.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
 from mistvla.harness.report.metrics import MethodMetrics, all_collision_free, definitions_text
+from mistvla.harness.report.published import reference_footer, reference_header, reference_sr
+from mistvla.harness.report.suite_average import suite_scopes
 
 HEADERS = (
     "Scope",
@@ -77,11 +82,26 @@ def table_cells(rows: Sequence[MethodMetrics]) -> list[list[str]]:
     return out
 
 
+def reference_cells(rows: Sequence[MethodMetrics], reference: Sequence[str]) -> list[list[str]]:
+    """The published SR of each ``reference`` result per row (``-`` where it has none)."""
+    suites = suite_scopes(rows)
+    out = []
+    for row in rows:
+        values = [reference_sr(name, row.scope, suites) for name in reference]
+        out.append([DASH if v is None else f"{v:.1f}" for v in values])
+    return out
+
+
 def footer_text(
-    rows: Sequence[MethodMetrics], confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES
+    rows: Sequence[MethodMetrics],
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+    reference: Sequence[str] = (),
 ) -> str:
     """Definitions of the columns and interval methods, plus warnings the numbers need read with."""
     parts = [definitions_text(confidence, resamples)]
+    if reference:
+        parts.append(reference_footer(reference))
     if all_collision_free(rows):
         parts.append(
             "Warning: no episode of any method recorded a collision; check that the collision "
@@ -94,16 +114,21 @@ def footer_text(
 
 
 def to_markdown(
-    rows: Sequence[MethodMetrics], confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES
+    rows: Sequence[MethodMetrics],
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+    reference: Sequence[str] = (),
 ) -> str:
     """A pipe table followed by the footer text."""
 
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    lines = [line(HEADERS), "|" + "|".join(["---", "---"] + ["---:"] * (len(HEADERS) - 2)) + "|"]
-    lines += [line(cells) for cells in table_cells(rows)]
-    return "\n".join(lines) + "\n\n" + footer_text(rows, confidence, resamples) + "\n"
+    headers = [*HEADERS, *(reference_header(n) for n in reference)]
+    lines = [line(headers), "|" + "|".join(["---", "---"] + ["---:"] * (len(headers) - 2)) + "|"]
+    cells = table_cells(rows)
+    lines += [line(c + r) for c, r in zip(cells, reference_cells(rows, reference), strict=True)]
+    return "\n".join(lines) + "\n\n" + footer_text(rows, confidence, resamples, reference) + "\n"
 
 
 SCOPE_WIDTH = 48
@@ -124,29 +149,31 @@ def drop_duplicate_overall(rows: Sequence[MethodMetrics]) -> list[MethodMetrics]
     return [r for r in rows if r.scope != "overall"] if same else list(rows)
 
 
-def to_terminal(rows: Sequence[MethodMetrics]) -> str:
+def to_terminal(rows: Sequence[MethodMetrics], reference: Sequence[str] = ()) -> str:
     """The compact table for the terminal: SR, CR, RR(b), paired deltas and n; no duplicate scope.
 
     The full table with every column and the definitions is ``comparison.md``.
     """
     rows = drop_duplicate_overall(rows)
+    headers = [*COMPACT_HEADERS, *(reference_header(n) for n in reference)]
     body = [
         [
             row.scope if len(row.scope) <= SCOPE_WIDTH else row.scope[: SCOPE_WIDTH - 1] + "…",
             method_label(row),
             *(format_estimate(getattr(row, name), signed) for name, signed in _COMPACT),
             f"{row.n_episodes}/{row.n_clusters}",
+            *ref,
         ]
-        for row in rows
+        for row, ref in zip(rows, reference_cells(rows, reference), strict=True)
     ]
-    widths = [max(len(c[i]) for c in [list(COMPACT_HEADERS), *body]) for i in range(len(COMPACT_HEADERS))]
+    widths = [max(len(c[i]) for c in [headers, *body]) for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
             c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
 
-    out = [line(COMPACT_HEADERS), "  ".join("-" * w for w in widths)]
+    out = [line(headers), "  ".join("-" * w for w in widths)]
     previous = None
     for row, cells in zip(rows, body, strict=True):
         if previous is not None and row.scope != previous:
@@ -156,7 +183,7 @@ def to_terminal(rows: Sequence[MethodMetrics]) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_csv(rows: Sequence[MethodMetrics]) -> str:
+def to_csv(rows: Sequence[MethodMetrics], reference: Sequence[str] = ()) -> str:
     """Raw numbers: value, lo, hi (fractions, not percent) per metric, plus counts and methods."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -164,8 +191,9 @@ def to_csv(rows: Sequence[MethodMetrics]) -> str:
     for name in CSV_ESTIMATES:
         header += [name, f"{name}_lo", f"{name}_hi", f"{name}_n", f"{name}_n_eff", f"{name}_method"]
     header += ["n_episodes", "n_clusters", "n_pairs", "n_unpaired", "notes"]
+    header += [f"published_sr_{name}" for name in reference]
     writer.writerow(header)
-    for row in rows:
+    for row, ref in zip(rows, reference_cells(rows, reference), strict=True):
         values: list[object] = [row.scope, row.policy, row.intervention, row.is_base]
         for name in CSV_ESTIMATES:
             e: Estimate = getattr(row, name)
@@ -178,6 +206,7 @@ def to_csv(rows: Sequence[MethodMetrics]) -> str:
                 e.flag or e.method,
             ]
         values += [row.n_episodes, row.n_clusters, row.n_pairs, row.n_unpaired, "; ".join(row.notes)]
+        values += ["" if c == DASH else repr(float(c) / 100) for c in ref]  # fractions, as above
         writer.writerow(values)
     return buf.getvalue()
 
@@ -223,9 +252,11 @@ def to_latex(
     label: str = "tab:comparison",
     confidence: float = DEFAULT_CONFIDENCE,
     resamples: int = DEFAULT_RESAMPLES,
+    reference: Sequence[str] = (),
 ) -> str:
     """A ``table`` with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), footer as a small note."""
-    cols = "ll" + "r" * (len(HEADERS) - 2)
+    headers = [*HEADERS, *(reference_header(n) for n in reference)]
+    cols = "ll" + "r" * (len(headers) - 2)
     lines = [
         r"\begin{table}[t]",
         r"\centering",
@@ -236,32 +267,36 @@ def to_latex(
         f"\\begin{{tabular}}{{{cols}}}",
         r"\toprule",
         " & ".join(
-            latex_escape(h).replace("dSR", r"$\Delta$SR").replace("dCR", r"$\Delta$CR") for h in HEADERS
+            latex_escape(h).replace("dSR", r"$\Delta$SR").replace("dCR", r"$\Delta$CR") for h in headers
         )
         + r" \\",
         r"\midrule",
     ]
     previous_scope = None
-    for row, cells in zip(rows, table_cells(rows), strict=True):
+    cells_ref = zip(table_cells(rows), reference_cells(rows, reference), strict=True)
+    for row, (cells, ref) in zip(rows, cells_ref, strict=True):
         if previous_scope is not None and row.scope != previous_scope:
             lines.append(r"\midrule")
         previous_scope = row.scope
-        lines.append(" & ".join(_latex_cell(c, i >= 2) for i, c in enumerate(cells)) + r" \\")
+        lines.append(" & ".join(_latex_cell(c, i >= 2) for i, c in enumerate(cells + ref)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
-    footer = latex_escape(footer_text(rows, confidence, resamples)).replace("\n", " ")
+    footer = latex_escape(footer_text(rows, confidence, resamples, reference)).replace("\n", " ")
     lines.append(r"\par\smallskip\parbox{\linewidth}{\scriptsize " + footer + "}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
 
 def write_tables(
-    rows: Sequence[MethodMetrics], out_dir: str | Path, stem: str = "comparison"
+    rows: Sequence[MethodMetrics],
+    out_dir: str | Path,
+    stem: str = "comparison",
+    reference: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.tex`` into ``out_dir``; returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "tex": out / f"{stem}.tex"}
-    paths["md"].write_text(to_markdown(rows))
-    paths["csv"].write_text(to_csv(rows))
-    paths["tex"].write_text(to_latex(rows))
+    paths["md"].write_text(to_markdown(rows, reference=reference))
+    paths["csv"].write_text(to_csv(rows, reference))
+    paths["tex"].write_text(to_latex(rows, reference=reference))
     return paths

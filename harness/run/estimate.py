@@ -22,7 +22,7 @@ from typing import Any
 from mistvla.harness.config.run import RunConfig
 from mistvla.harness.run.calibration import needs_calibration
 from mistvla.harness.run.dispatch import WorkQueue
-from mistvla.harness.run.plan import EpisodeSpec, plan_episodes
+from mistvla.harness.run.plan import EpisodeSpec, env_key, plan_episodes
 
 ENV_BUILD_S = 8.0
 """Building one LIBERO env (measured ~8 s on an idle core)."""
@@ -34,7 +34,7 @@ RENDER_S_PER_128PX_FRAME = 0.09
 
 def count_env_builds(phases: list[list[EpisodeSpec]], workers: int) -> int:
     """Env builds when ``phases`` run one after the other on ``workers`` workers that keep their env."""
-    held: list[int | None] = [None] * workers
+    held: list[tuple[str, int] | None] = [None] * workers
     busy_until = [0.0] * workers
     builds = 0
     for specs in phases:
@@ -42,8 +42,8 @@ def count_env_builds(phases: list[list[EpisodeSpec]], workers: int) -> int:
         while len(queue):
             w = min(range(workers), key=lambda i: busy_until[i])
             chunk = queue.next_chunk(held[w])
-            builds += chunk[0].id.task_index != held[w]
-            held[w] = chunk[0].id.task_index
+            builds += env_key(chunk[0]) != held[w]
+            held[w] = env_key(chunk[0])
             busy_until[w] += len(chunk)
     return builds
 
@@ -55,9 +55,8 @@ def plan_summary(cfg: RunConfig, workers: int | None = None) -> dict[str, Any]:
     workers = max(1, workers or cfg.workers)
     calibration = plan_episodes(cfg, calibration=True) if needs_calibration(cfg) else []
     episodes = plan_episodes(cfg)
-    max_steps = cfg.env.get("max_steps") or step_limit(
-        cfg.episodes.suite, cfg.env.get("protocol", DEFAULT_PROTOCOL)
-    )
+    protocol = cfg.env.get("protocol", DEFAULT_PROTOCOL)
+    limits = {suite: cfg.env.get("max_steps") or step_limit(suite, protocol) for suite in cfg.episodes.suites}
     warmup = cfg.env.get("warmup_steps", 10)
     cameras = cfg.env.get("cameras")
     if cameras is None:
@@ -69,14 +68,16 @@ def plan_summary(cfg: RunConfig, workers: int | None = None) -> dict[str, Any]:
     step_s = 1.0 / STEPS_PER_S_STATE + frame_s
     builds = count_env_builds([calibration, episodes], workers)
     n = len(calibration) + len(episodes)
-    serial_s = builds * ENV_BUILD_S + n * (max_steps * step_s + warmup / STEPS_PER_S_STATE + frame_s)
+    steps = sum(limits[spec.id.suite] for spec in calibration + episodes)
+    serial_s = builds * ENV_BUILD_S + steps * step_s + n * (warmup / STEPS_PER_S_STATE + frame_s)
     parallel = workers if cfg.executor.kind == "ray" else min(workers, os.cpu_count() or 1)
     return {
         "calibration_episodes": len(calibration),
         "episodes": len(episodes),
         "env_builds": builds,
         "policy_loads": workers,
-        "max_steps": max_steps,
+        "max_steps": max(limits.values()),
+        "step_limits": limits,
         "cameras": list(cameras),
         "estimate_s": serial_s / parallel,
         "parallel": parallel,
@@ -92,9 +93,16 @@ def describe(cfg: RunConfig, workers: int | None = None) -> str:
         [
             f"run {cfg.name!r} ({cfg.executor.kind} executor, {p['policy_loads']} worker(s)) -> {cfg.run_dir}",
             f"episodes: {p['episodes']} evaluated + {p['calibration_episodes']} calibration, "
-            f"up to {p['max_steps']} steps each",
+            f"up to {_limits_text(p['step_limits'])} steps each",
             f"env builds: {p['env_builds']}   policy loads: {p['policy_loads']}   cameras: {cams}",
             f"estimate (simulator only, {p['parallel']} in parallel, rates measured on 2 CPU cores): "
             f"{p['estimate_s'] / 60:.1f} min ({hours:.2f} h); policy inference comes on top",
         ]
     )
+
+
+def _limits_text(limits: dict[str, int]) -> str:
+    """``220`` for one suite (or one limit), ``220 (libero_spatial) / 280 (libero_object)`` for several."""
+    if len(set(limits.values())) == 1:
+        return str(next(iter(limits.values())))
+    return " / ".join(f"{n} ({suite})" for suite, n in limits.items())

@@ -16,10 +16,10 @@ from mistvla.harness.risk.base import make_risk_source
 from mistvla.harness.run import workers
 from mistvla.harness.run.episode import EpisodeResult
 from mistvla.harness.run.lockstep import LockstepEpisode, run_lockstep
-from mistvla.harness.run.plan import EpisodeSpec
+from mistvla.harness.run.plan import EpisodeSpec, env_key
 
 
-def _group_envs(task: int, n: int) -> list[Any]:
+def _group_envs(task: tuple[str, int], n: int) -> list[Any]:
     first = workers._env(task)  # may close the worker's previous env
     held, extra = workers._WORKER.get("lockstep_extra", (None, []))
     if held != task:
@@ -28,7 +28,7 @@ def _group_envs(task: int, n: int) -> list[Any]:
     while len(extra) < n - 1:
         from mistvla.harness.envs.libero import LiberoEnv
 
-        extra.append(LiberoEnv(first.suite, task, config=first.config))
+        extra.append(LiberoEnv(first.suite, task[1], config=first.config))
     workers._WORKER["lockstep_extra"] = (task, extra)
     return [first, *extra[: n - 1]]
 
@@ -43,7 +43,7 @@ def close_extra_envs() -> None:
 def run_group(specs: list[EpisodeSpec], thresholds: dict[str, float | None]) -> list[EpisodeResult]:
     """``specs`` (one task) side by side; results in ``specs``' order."""
     cfg = workers._WORKER["cfg"]
-    envs = _group_envs(specs[0].id.task_index, len(specs))
+    envs = _group_envs(env_key(specs[0]), len(specs))
     episodes = []
     for env, spec in zip(envs, specs, strict=True):
         label = spec.id.intervention

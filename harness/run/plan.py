@@ -32,42 +32,54 @@ class EpisodeSpec:
         return self.id.key
 
 
-def run_tasks(cfg: RunConfig) -> list[int]:
-    """The config's task indices, checked against the suite."""
-    n = len(suite_tasks(cfg.episodes.suite))
-    tasks = cfg.episodes.tasks if cfg.episodes.tasks is not None else list(range(n))
-    bad = [t for t in tasks if not 0 <= t < n]
-    if bad:
-        raise ConfigError(f"episodes.tasks: {bad} out of range; {cfg.episodes.suite} has tasks 0..{n - 1}")
+def env_key(spec: EpisodeSpec) -> tuple[str, int]:
+    """What a worker's env is built for: (suite, task index); episodes with the same key share an env.
+
+    >>> env_key(EpisodeSpec(EpisodeId("p", "none", "libero_goal", 3, 0, 0)))
+    ('libero_goal', 3)
+    """
+    return (spec.id.suite, spec.id.task_index)
+
+
+def run_tasks(cfg: RunConfig, suite: str | None = None) -> list[int]:
+    """The config's task indices in ``suite``, checked against it (None: every suite checked, the last one's returned)."""
+    tasks: list[int] = []
+    for name in [suite] if suite is not None else cfg.episodes.suites:
+        n = len(suite_tasks(name))
+        tasks = cfg.episodes.tasks if cfg.episodes.tasks is not None else list(range(n))
+        bad = [t for t in tasks if not 0 <= t < n]
+        if bad:
+            raise ConfigError(f"episodes.tasks: {bad} out of range; {name} has tasks 0..{n - 1}")
     return tasks
 
 
 def plan_episodes(cfg: RunConfig, calibration: bool = False) -> list[EpisodeSpec]:
-    """Every episode of the run (or of its calibration phase), in a fixed order."""
+    """Every episode of the run (or of its calibration phase), in a fixed order (suite by suite)."""
     labels = ["none"] if calibration else [i.display for i in cfg.interventions]
     init_states = cfg.calibration.init_states if calibration else cfg.episodes.init_states
     sweep = cfg.sweep
     conditions = sweep.conditions() if sweep is not None and not calibration else [("none", 0)]
     specs = []
-    for task in run_tasks(cfg):
-        for perturbation, level in conditions:
-            crossed = perturbation == "none" or sweep is None or sweep.cross_interventions
-            for label in labels if crossed else ["none"]:
-                for init_state in init_states:
-                    for seed in cfg.episodes.seeds:
-                        for repeat in range(cfg.episodes.repeats):
-                            ident = EpisodeId(
-                                cfg.policy.name,
-                                label,
-                                cfg.episodes.suite,
-                                task,
-                                init_state,
-                                seed,
-                                repeat,
-                                perturbation,
-                                level,
-                            )
-                            specs.append(EpisodeSpec(ident, episode_index=len(specs)))
+    for suite in cfg.episodes.suites:
+        for task in run_tasks(cfg, suite):
+            for perturbation, level in conditions:
+                crossed = perturbation == "none" or sweep is None or sweep.cross_interventions
+                for label in labels if crossed else ["none"]:
+                    for init_state in init_states:
+                        for seed in cfg.episodes.seeds:
+                            for repeat in range(cfg.episodes.repeats):
+                                ident = EpisodeId(
+                                    cfg.policy.name,
+                                    label,
+                                    suite,
+                                    task,
+                                    init_state,
+                                    seed,
+                                    repeat,
+                                    perturbation,
+                                    level,
+                                )
+                                specs.append(EpisodeSpec(ident, episode_index=len(specs)))
     return specs
 
 
@@ -78,9 +90,9 @@ def partition_by_task(specs: list[EpisodeSpec], workers: int) -> list[list[Episo
     env once: whole tasks go to the least-loaded worker (largest first); a task
     is split only when there are fewer tasks than workers.
     """
-    by_task: dict[int, list[EpisodeSpec]] = {}
+    by_task: dict[tuple[str, int], list[EpisodeSpec]] = {}
     for spec in specs:
-        by_task.setdefault(spec.id.task_index, []).append(spec)
+        by_task.setdefault(env_key(spec), []).append(spec)
     groups = sorted(by_task.values(), key=len, reverse=True)
     while len(groups) < workers and any(len(g) > 1 for g in groups):
         big = groups.pop(0)

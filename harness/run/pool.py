@@ -20,11 +20,11 @@ from mistvla.harness.run import workers as worker_state
 from mistvla.harness.run.dispatch import WorkQueue
 from mistvla.harness.run.episode import EpisodeResult
 from mistvla.harness.run.lockstep_worker import close_extra_envs, run_chunk
-from mistvla.harness.run.plan import EpisodeSpec
+from mistvla.harness.run.plan import EpisodeSpec, env_key
 
 
-def held_task() -> int | None:
-    """The task whose env this process holds (None: none built yet)."""
+def held_task() -> tuple[str, int] | None:
+    """The (suite, task) whose env this process holds (None: none built yet)."""
     envs = worker_state._WORKER.get("envs") or {}
     return next(iter(envs), None)
 
@@ -54,7 +54,7 @@ class LocalPool:
         self._procs: list[Any] = []
         self._inboxes: list[Any] = []
         self._outbox: Any = None
-        self._held: dict[int, int | None] = {}
+        self._held: dict[int, tuple[str, int] | None] = {}
         self._idle: list[int] = []
         self._starting = 0
         self._started = False
@@ -121,7 +121,7 @@ class LocalPool:
         queue = WorkQueue(specs, self.workers)
         if self.workers <= 1:
             while (chunk := queue.next_chunk(held_task())) is not None:
-                self.env_builds += chunk[0].id.task_index != held_task()
+                self.env_builds += env_key(chunk[0]) != held_task()
                 yield from run_chunk(chunk, thresholds)
             return
         busy = 0
@@ -129,7 +129,7 @@ class LocalPool:
             while self._idle and len(queue):
                 wid = self._idle.pop()
                 chunk = queue.next_chunk(self._held.get(wid))
-                self.env_builds += chunk[0].id.task_index != self._held.get(wid)
+                self.env_builds += env_key(chunk[0]) != self._held.get(wid)
                 self._inboxes[wid].put((chunk, thresholds))
                 busy += 1
             if not busy and not (len(queue) and self._starting):

@@ -20,7 +20,7 @@ from typing import Any
 from mistvla.harness.config.run import RunConfig
 from mistvla.harness.run.dispatch import WorkQueue
 from mistvla.harness.run.episode import EpisodeResult
-from mistvla.harness.run.plan import EpisodeSpec
+from mistvla.harness.run.plan import EpisodeSpec, env_key
 
 
 class EnvWorker:
@@ -51,7 +51,7 @@ class RayPool:
         self.cfg = cfg
         self.workers = max(1, workers)
         self._actors: list[Any] = []
-        self._held: list[int | None] = []
+        self._held: list[tuple[str, int] | None] = []
         self._owns_cluster = False
         self.env_builds = 0
         """Episodes handed to an actor that did not hold their task's env."""
@@ -124,7 +124,7 @@ class RayPool:
                     return
                 pending[idx] = list(chunk)
             group, pending[idx] = pending[idx][:size], pending[idx][size:]
-            task = group[0].id.task_index
+            task = env_key(group[0])
             self.env_builds += task != self._held[idx]
             self._held[idx] = task
             in_flight[self._actors[idx].run_episodes.remote(group, thresholds)] = idx

@@ -98,6 +98,8 @@ def identity(cfg: RunConfig) -> dict[str, Any]:
         data.pop("lockstep", None)
     if data.get("sweep") is None:  # runs without a sweep keep the identity they had before sweeps existed
         data.pop("sweep", None)
+    if not data.get("report", {}).get("reference"):  # kept when set: `mistvla report` reads it back
+        data.pop("report", None)
     return data
 
 

@@ -1,4 +1,4 @@
-"""The worker side of a run: one env per task, one policy per process (see ``pool.py`` for the processes).
+"""The worker side of a run: one env per (suite, task), one policy per process (see ``pool.py`` for the processes).
 
 Every episode depends only on its :class:`~mistvla.harness.run.plan.EpisodeSpec`
 (env reset seeded, policy and intervention reseeded per episode, soft resets
@@ -15,7 +15,7 @@ from mistvla.harness.config.run import RunConfig, parse_config
 from mistvla.harness.interventions.base import make_intervention
 from mistvla.harness.risk.base import make_risk_source
 from mistvla.harness.run.episode import EpisodeResult, run_episode
-from mistvla.harness.run.plan import EpisodeSpec
+from mistvla.harness.run.plan import EpisodeSpec, env_key
 
 _WORKER: dict[str, Any] = {}
 
@@ -58,9 +58,10 @@ def _policy() -> Any:
     return _WORKER["policy"]
 
 
-def _env(task_index: int) -> Any:
+def _env(key: tuple[str, int]) -> Any:
+    """The worker's env of ``key`` = (suite, task index), built on first use (closing the previous one)."""
     envs = _WORKER["envs"]
-    if task_index not in envs:
+    if key not in envs:
         from mistvla.harness.envs.libero import LiberoEnv
 
         cfg: RunConfig = _WORKER["cfg"]
@@ -68,8 +69,9 @@ def _env(task_index: int) -> Any:
         for old in envs.values():  # one env alive per worker keeps memory flat
             old.close()
         envs.clear()
-        envs[task_index] = LiberoEnv(cfg.episodes.suite, task_index, config=config)
-    return envs[task_index]
+        suite, task_index = key
+        envs[key] = LiberoEnv(suite, task_index, config=config)
+    return envs[key]
 
 
 def _run_one(spec: EpisodeSpec, thresholds: dict[str, float | None]) -> EpisodeResult:
@@ -78,7 +80,7 @@ def _run_one(spec: EpisodeSpec, thresholds: dict[str, float | None]) -> EpisodeR
     icfg = next(i for i in cfg.interventions if i.display == label)
     intervention = make_intervention(icfg, thresholds.get(label))
     risk = make_risk_source(cfg.risk)
-    env = perturbed_env(cfg, _env(spec.id.task_index), spec)
+    env = perturbed_env(cfg, _env(env_key(spec)), spec)
     camera = env.config.cameras[0] if cfg.video else None
     try:
         return run_episode(env, _policy(), intervention, risk, spec, video_camera=camera)

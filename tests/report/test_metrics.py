@@ -259,6 +259,8 @@ def test_compare_rows_scopes_and_base_row() -> None:
         ("libero_10", "s"),
         ("libero_spatial", "none"),
         ("libero_spatial", "s"),
+        ("average", "none"),  # two suites: their mean (harness/report/suite_average.py)
+        ("average", "s"),
         ("overall", "none"),
         ("overall", "s"),
     ]
@@ -270,7 +272,7 @@ def test_compare_rows_scopes_and_base_row() -> None:
     spatial = rows[3]
     assert spatial.rr_paired.value == pytest.approx(2 / 3) and spatial.n_unpaired == 1
     assert any("without a base episode" in note for note in spatial.notes)
-    overall = rows[5]
+    overall = rows[7]
     assert overall.n_episodes == 7 and overall.n_pairs == 6
     assert overall.delta_sr.value == pytest.approx((-1 + 1) / 6)  # libero_10: -1, spatial: +1 over 5
 

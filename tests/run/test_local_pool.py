@@ -22,9 +22,12 @@ def test_env_is_built_once_across_phases(tmp_path):
     )
     with LocalPool(cfg, 1) as pool:
         calib = list(pool.run(plan_episodes(cfg, calibration=True), {"none": None}))
-        env = worker_state._WORKER["envs"][0]
+        env = worker_state._WORKER["envs"][("libero_spatial", 0)]
         evals = list(pool.run(plan_episodes(cfg), {"none": None}))
-        assert worker_state._WORKER["envs"][0] is env and held_task() == 0
+        assert worker_state._WORKER["envs"][("libero_spatial", 0)] is env and held_task() == (
+            "libero_spatial",
+            0,
+        )
     assert pool.env_builds == 1
     assert [r.record["init_state"] for r in calib + evals] == [45, 0, 1]
     assert worker_state._WORKER == {}  # closed: env closed, state cleared
