@@ -35,17 +35,45 @@ class LearnedConfig:
     """Horizon of the gate score; None: the checkpoint's smallest."""
 
 
+class HiddenScorer:
+    """One hidden-state vector -> (gate score, per-dimension risk), the model's forward without its overhead.
+
+    The same operations as :meth:`RiskMLP.forward <mistvla.harness.risk.learned.model.RiskMLP.forward>` in
+    eval mode, in the same order, on the model's own parameter tensors (so the numbers are its numbers),
+    called as functions under ``torch.inference_mode`` and on one intra-op thread: a 1-row forward gains
+    nothing from a second thread, and waiting for one on a loaded CPU cost more than the arithmetic.
+    """
+
+    def __init__(self, model: Any, column: tuple[int, int]) -> None:
+        ln, lin = model.backbone[0], model.backbone[1]
+        self.mean, self.std = model.mean, model.std
+        self.ln = (tuple(ln.normalized_shape), ln.weight, ln.bias, ln.eps)
+        self.lin = (lin.weight, lin.bias)
+        self.binary = (model.binary.weight, model.binary.bias)
+        self.dims = (model.per_dim.weight, model.per_dim.bias)
+        self.col = column[0] * model.config.n_types + column[1]  # the (horizon, type) logit's flat index
+
+    def __call__(self, hidden: np.ndarray) -> tuple[float, np.ndarray]:
+        import torch
+        import torch.nn.functional as F
+
+        x = torch.from_numpy(np.asarray(hidden, dtype=np.float16).reshape(1, -1)).float()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                z = F.gelu(F.linear(F.layer_norm((x - self.mean) / self.std, *self.ln), *self.lin))
+                score = torch.sigmoid(F.linear(z, *self.binary)[0, self.col])
+                per_dim = (score * torch.sigmoid(F.linear(z, *self.dims)[0])).numpy()
+        finally:
+            torch.set_num_threads(threads)
+        per_dim[6:] = 0.0
+        return float(score), per_dim
+
+
 def score_hidden(model: Any, hidden: np.ndarray, column: tuple[int, int]) -> tuple[float, np.ndarray]:
     """Gate score and per-dimension risk of one hidden-state vector (float16-cast, as stored)."""
-    import torch
-
-    x = torch.as_tensor(np.asarray(hidden, dtype=np.float16).astype(np.float32).reshape(1, -1))
-    with torch.no_grad():
-        logits, dims = model(x)
-    score = float(torch.sigmoid(logits[0, column[0], column[1]]))
-    per_dim = (score * torch.sigmoid(dims[0])).numpy().astype(np.float32)
-    per_dim[6:] = 0.0
-    return score, per_dim
+    return HiddenScorer(model, column)(hidden)
 
 
 class LearnedRisk(RiskSource):
@@ -74,6 +102,7 @@ class LearnedRisk(RiskSource):
         self.column = (labels["horizons"].index(horizon), labels["types"].index(self.config.type))
         self.point, self.position = feat["point"], feat["position"]
         self.feature = feature_name(self.point, self.position)
+        self.scorer = HiddenScorer(self.model, self.column)
 
     def capture_spec(self) -> Any:
         """The hook point and position the policy must capture for this source."""
@@ -107,5 +136,5 @@ class LearnedRisk(RiskSource):
                 f"risk.params.checkpoint: the policy captured no {self.point!r} at {self.position!r} this step "
                 "(the learned source needs a hooked policy capturing it)"
             )
-        score, per_dim = score_hidden(self.model, hidden, self.column)
+        score, per_dim = self.scorer(hidden)
         return RiskSignal(score, per_dim)

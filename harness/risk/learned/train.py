@@ -197,11 +197,11 @@ def train(
     history: list[dict[str, Any]] = []
     best = (-1.0, None, -1)
     first_dist = None
-    t0 = time.perf_counter()
-    n_seen = 0
+    elapsed, n_seen = 0.0, 0  # time in the training batches (reading + steps), not validation
     for epoch in range(cfg.epochs):
         net.train()
         losses = []
+        t0 = time.perf_counter()
         for rows in _batches(tr, weights, cfg, rng):
             x = torch.as_tensor(ds.features(rows))
             y = torch.as_tensor(ds.y[rows].astype(np.int64))
@@ -220,6 +220,7 @@ def train(
             opt.step()
             losses.append(loss.item())
             n_seen += len(rows)
+        elapsed += time.perf_counter() - t0
         p_va, _ = predict_rows(net, ds, va)
         aucs = _aucs(y_va, p_va)
         mean_auc = float(np.nanmean(aucs)) if np.isfinite(aucs).any() else float("nan")
@@ -234,7 +235,6 @@ def train(
         elif epoch - best[2] >= cfg.patience:
             log(f"early stop: no validation AUC gain for {cfg.patience} epochs (best epoch {best[2]})")
             break
-    elapsed = time.perf_counter() - t0
     if best[1] is not None:
         net.load_state_dict(best[1])
     p_va, _ = predict_rows(net, ds, va)
