@@ -63,9 +63,25 @@ class TrainConfig:
             raise ConfigError(f"train.loss: 'bce', 'weighted_bce' or 'focal', got {self.loss!r}")
 
 
+def episode_codes(ds: RiskDataset) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted ``run/episode_key`` names and, per row, the index of its name (8 bytes a row, no string)."""
+    first: dict[tuple[int, str], int] = {}
+    seen = np.fromiter(
+        (first.setdefault(p, len(first)) for p in zip(ds._run.tolist(), ds._keys.tolist())),
+        dtype=np.int64,
+        count=len(ds._run),
+    )
+    names = np.array([f"{r}/{k}" for r, k in first], dtype=str)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    return names[order], rank[seen]
+
+
 def episode_ids(ds: RiskDataset) -> np.ndarray:
-    run = ds.column("run").astype(str)
-    return np.char.add(np.char.add(run, "/"), ds.column("episode_key").astype(str))
+    """Per row: ``run/episode_key``."""
+    names, codes = episode_codes(ds)
+    return names[codes]
 
 
 def _loss(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -167,12 +183,14 @@ def train(
     model_name = cfg.model or (models[0] if len(models) == 1 else None)
     if model_name not in models:
         raise ConfigError(f"train.model: choose one of {models} (got {cfg.model!r})")
-    ep = episode_ids(ds)
+    # integer episode codes in the order of the sorted names: the same split as on the names themselves
+    ep_names, ep = episode_codes(ds)
     task, init = ds.column("task_index"), ds.column("init_state")
     split = make_split(ep, task, init, cfg.split)
     check_disjoint(split, ep, task, cfg.split.by)
     of_model = ds.column("model") == model_name
-    report = validate_labels(ds.index.filter(of_model), ds.y[of_model], ds.spec, split[of_model])
+    index = ds.index if of_model.all() else ds.index.filter(of_model)
+    report = validate_labels(index, ds.y[of_model], ds.spec, split[of_model])
     log(report.table())
     check_trainable(report, cfg.min_positives, splits=("train", "val"))
     tr = np.flatnonzero((split == "train") & of_model)
@@ -268,7 +286,7 @@ def train(
         },
         "labels": spec.to_dict(),
         "train": {**asdict(cfg), "split": asdict(cfg.split)},
-        "split": {s: sorted(set(ep[split == s].tolist())) for s in ("train", "val", "calib", "test")},
+        "split": {s: ep_names[np.unique(ep[split == s])].tolist() for s in ("train", "val", "calib", "test")},
         "dataset": str(ds.root.resolve()),
         "validation": report.to_dict(),
         "metrics": {

@@ -89,12 +89,10 @@ def validate_labels(
     table: pa.Table, y: np.ndarray, spec: LabelSpec, split: np.ndarray | None = None
 ) -> LabelReport:
     """Count and cross-check labels ``y`` (rows, horizons, types) against the episode outcomes in ``table``."""
-    keys = np.asarray(table["episode_key"])
-    run = np.asarray(table["run"])
-    episode = np.unique(
-        np.char.add(run.astype(str), np.char.add("/", keys.astype(str))), return_inverse=True
-    )[1]
-    splits = np.full(len(keys), "all", dtype=object) if split is None else np.asarray(split, dtype=object)
+    first: dict[tuple[int, str], int] = {}  # an id per (run, episode_key), in first-seen order
+    pairs = zip(table["run"].to_pylist(), table["episode_key"].to_pylist())
+    episode = np.fromiter((first.setdefault(p, len(first)) for p in pairs), dtype=np.int64, count=len(table))
+    splits = np.full(len(episode), "all", dtype=object) if split is None else np.asarray(split, dtype=object)
     rows = []
     for s in sorted(set(splits.tolist())):
         sel = splits == s
