@@ -24,7 +24,13 @@ import torch
 import torch.nn as nn
 
 from mistvla.hooks.points import ArchHookTable, resolve
-from mistvla.hooks.positions import CAPTURE_POSITIONS, check_positions, is_prefill
+from mistvla.hooks.positions import (
+    CAPTURE_POSITIONS,
+    PromptPadding,
+    check_positions,
+    current_padding,
+    is_prefill,
+)
 from mistvla.hooks.session import HookSession, register_point
 
 
@@ -77,11 +83,24 @@ def _to_cpu(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to(device="cpu", dtype=torch.float32, copy=True)
 
 
+def _masked_mean(h: torch.Tensor, padding: PromptPadding | None) -> torch.Tensor:
+    """Mean over positions, each batch row over its real (unpadded) positions only."""
+    if padding is None or len(padding.pads) != h.shape[0]:
+        return _to_cpu(h.float().mean(dim=1))
+    real = torch.ones(h.shape[:2], dtype=torch.bool, device=h.device)
+    for i, pads in enumerate(padding.rows(h.shape[1])):
+        real[i, list(pads)] = False
+    x = torch.where(real[..., None], h.float(), torch.zeros((), device=h.device))  # NaN-safe on padding
+    return _to_cpu(x.sum(dim=1) / real.sum(dim=1, keepdim=True))
+
+
 class _PointRecorder:
     """Per-point state for the current sequence; everything is kept on the CPU."""
 
-    def __init__(self, positions: tuple[str, ...]) -> None:
+    def __init__(self, positions: tuple[str, ...], prompt_stream: bool = False) -> None:
         self.positions = positions
+        self.prompt_stream = prompt_stream
+        """An ``llm.*`` point: its prefill is the (possibly padded) prompt."""
         self.reset()
 
     def reset(self) -> None:
@@ -100,7 +119,7 @@ class _PointRecorder:
             last = _to_cpu(h[:, -1])
             self.last = last
             if "mean" in self.positions:
-                self.mean = _to_cpu(h.float().mean(dim=1))
+                self.mean = _masked_mean(h, current_padding() if self.prompt_stream else None)
             if "generated" in self.positions:
                 self.generated = [last]
         else:
@@ -137,7 +156,9 @@ class Capture(HookSession):
         super().__init__()
         self.model, self.spec = model, spec
         self._resolved = {name: resolve(model, name, arch) for name in spec.points}
-        self._recorders = {name: _PointRecorder(spec.positions) for name in spec.points}
+        self._recorders = {
+            name: _PointRecorder(spec.positions, name.startswith("llm.")) for name in spec.points
+        }
 
     def _on_enter(self) -> None:
         for r in self._recorders.values():

@@ -14,10 +14,16 @@ docs/openvla.md:
 Hooks exist only during step 3: a capture spec's arrays of the step are left in
 ``last_capture`` (batch axis dropped, CPU float32); a steering spec is applied
 to every step while set. Nothing stays registered between steps.
+
+:meth:`OpenVLAPolicy.select_actions_for` runs several episodes' steps (forks of
+one policy) as one left-padded batch (:mod:`.batch`); each fork gets its own
+``last_capture`` and ``last_step``, and a steering session entered inside
+:func:`~mistvla.hooks.steering.steering_rows` steers its own row only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,7 @@ from mistvla.hooks.capture import CaptureSpec
 from mistvla.hooks.steering import SteeringSpec
 from mistvla.policies.base import ACTION_DIM, HookedPolicy, PolicyRequirements
 from mistvla.policies.openvla.actions import decode_action, is_action_token
+from mistvla.policies.openvla.batch import greedy_decode_batch
 from mistvla.policies.openvla.loading import build_inputs, build_prompt, greedy_decode, load_vla
 from mistvla.policies.openvla.preprocess import preprocess_image
 
@@ -52,6 +59,7 @@ class OpenVLAPolicy(HookedPolicy):
     """
 
     name = "openvla"
+    batched_inference = True
     requirements = PolicyRequirements(cameras=("agentview",), image_size=LIBERO_RENDER_SIZE)
 
     def __init__(
@@ -111,8 +119,33 @@ class OpenVLAPolicy(HookedPolicy):
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:
         """float32 (7,): delta pose in [q01, q99] of the chosen statistics, gripper -1 open / +1 close."""
-        image = self.preprocess(obs)
-        tokens = self.predict_tokens(image)
+        return self._action(self.predict_tokens(self.preprocess(obs)))
+
+    @classmethod
+    def select_actions_for(
+        cls, policies: Sequence[Any], observations: Sequence[dict[str, Any]]
+    ) -> np.ndarray:
+        """One left-padded batch through the model for several episodes (forks of one policy), (N, 7).
+
+        The same actions as one by one up to float32 rounding of the batched
+        matrix products (the tokens agree unless two logits nearly tie); each
+        policy gets its own ``last_capture`` (its row) and ``last_step``.
+        """
+        lead = policies[0]
+        if any(p.instruction is None for p in policies):
+            raise RuntimeError("call reset(instruction) before select_action")
+        items = [
+            build_inputs(p.vla, p.prompt, p.preprocess(o))
+            for p, o in zip(policies, observations, strict=True)
+        ]
+        pad_id = lead.vla.processor.tokenizer.pad_token_id
+        with lead.batch_hook_session(policies):
+            tokens = greedy_decode_batch(lead.vla.model, lead.vla.family, items, lead.action_dim, pad_id or 0)
+        rows = tokens.cpu().numpy()
+        return np.stack([p._action(t) for p, t in zip(policies, rows, strict=True)])
+
+    def _action(self, tokens: np.ndarray) -> np.ndarray:
+        """Decode one step's 7 token ids into the env action, keeping them in ``last_step``."""
         normalized, action = decode_action(
             tokens, self.vla.vocab_size, self.action_stats, binarize_gripper=self.binarize_gripper
         )

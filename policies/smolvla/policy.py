@@ -24,6 +24,14 @@ unchanged on the steps that pop the queue. Every expert call spans
 ``chunk_size`` tokens, so the generic capture treats each denoising step as a
 new sequence and records the last one.
 
+Each policy (and each :meth:`~SmolVLAPolicy.fork`) keeps its own queue of the
+chunk's actions: LeRobot's lives on the shared model, so forks running
+episodes side by side would pop each other's. The queue is filled from
+LeRobot's ``predict_action_chunk``, the computation its ``select_action``
+runs, so the actions are the same. :meth:`~SmolVLAPolicy.select_actions_for`
+predicts the chunks of every episode whose queue is empty in one batch
+(language right-padded, :mod:`.batch`); see its docstring.
+
 Hub access is never needed: the VLM's config, processor and tokenizer are
 read from ``vlm_path`` (default: the checkpoint's ``vlm_model_name``) and the
 VLM weights come from the checkpoint itself (``load_vlm_weights`` is forced
@@ -36,9 +44,9 @@ off, the weights are loaded with ``strict=True``).
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +54,10 @@ import numpy as np
 
 from mistvla.hooks.arch.smolvla_taps import attach_resid_post_taps
 from mistvla.hooks.capture import CaptureSpec
+from mistvla.hooks.positions import prompt_padding
 from mistvla.hooks.steering import SteeringSpec
 from mistvla.policies.base import ACTION_DIM, HookedPolicy, PolicyRequirements
+from mistvla.policies.smolvla.batch import collate
 from mistvla.policies.smolvla.observations import LIBERO_CAMERA_MAP, STATE_KEY, to_lerobot_batch
 
 ACTION_KEY = "action"
@@ -86,6 +96,7 @@ class SmolVLAPolicy(HookedPolicy):
 
     name = "smolvla"
     arch = "smolvla"
+    batched_inference = True
 
     def __init__(
         self,
@@ -159,6 +170,7 @@ class SmolVLAPolicy(HookedPolicy):
         self._generator = None if noise_seed is None else torch.Generator().manual_seed(noise_seed)
         self.replanned = False
         """True when the last ``select_action`` ran the model (a new chunk), False when it popped the queue."""
+        self._queue: deque[Any] = deque(maxlen=config.n_action_steps)
         self.set_capture(capture)
         self.set_steering(steering)
         first_image = next(iter(config.image_features.values()))
@@ -200,6 +212,7 @@ class SmolVLAPolicy(HookedPolicy):
         self.model.reset()
         self.preprocessor.reset()
         self.postprocessor.reset()
+        self._queue.clear()
         self.replanned = False
         if seed is not None:
             import torch
@@ -208,12 +221,19 @@ class SmolVLAPolicy(HookedPolicy):
 
     def queued_actions(self) -> int:
         """How many actions of the current chunk are still queued (0: the next step re-plans)."""
-        return len(self.model._queues[ACTION_KEY])
+        return len(self._queue)
 
-    def select_action(self, obs: dict[str, Any]) -> np.ndarray:
-        """One float32 (7,) action: delta eef pose (6) and gripper (-1 open, +1 close)."""
+    def fork(self) -> SmolVLAPolicy:
+        """Shares the model; its own action queue and a copy of the noise generator's state."""
         import torch
 
+        other = super().fork()
+        other._queue = deque(self._queue, maxlen=self._queue.maxlen)
+        if self._generator is not None:
+            other._generator = torch.Generator().set_state(self._generator.get_state())
+        return other
+
+    def _batch(self, obs: dict[str, Any]) -> dict[str, Any]:
         if self.instruction is None:
             raise RuntimeError("call reset(instruction) before select_action")
         batch = to_lerobot_batch(
@@ -223,17 +243,76 @@ class SmolVLAPolicy(HookedPolicy):
             state_key=self.state_key,
             flip_horizontal=self.flip_horizontal,
         )
-        batch = self.preprocessor(batch)
+        return self.preprocessor(batch)
+
+    def _noise(self) -> Any:
+        """This episode's initial flow-matching noise of the next chunk (None: LeRobot's global RNG)."""
+        import torch
+
+        if self._generator is None:
+            return None
+        shape = (1, self.config.chunk_size, self.config.max_action_dim)
+        return torch.randn(shape, generator=self._generator).to(self.config.device)
+
+    def _queue_chunk(self, chunk: Any) -> None:
+        """Queue the first ``n_action_steps`` actions of a (1, chunk, dim) prediction, as LeRobot does."""
+        self._queue.extend(chunk.transpose(0, 1)[: self.config.n_action_steps])
+
+    def select_action(self, obs: dict[str, Any]) -> np.ndarray:
+        """One float32 (7,) action: delta eef pose (6) and gripper (-1 open, +1 close)."""
+        import torch
+
+        batch = self._batch(obs)
         self.replanned = self.queued_actions() == 0
-        noise = None
-        if self._generator is not None and self.replanned:
-            shape = (1, self.config.chunk_size, self.config.max_action_dim)
-            noise = torch.randn(shape, generator=self._generator).to(self.config.device)
         # no_grad (as LeRobot), not inference_mode: captured activations stay usable for training probes.
         # Hooks only around a chunk prediction; popping a queued action runs no forward pass.
-        with torch.no_grad(), self.hook_session() if self.replanned else contextlib.nullcontext():
-            action = self.model.select_action(batch, noise=noise)
-        action = self.postprocessor(action)
+        if self.replanned:
+            noise = self._noise()
+            with torch.no_grad(), self.hook_session():
+                self._queue_chunk(self.model.predict_action_chunk(batch, noise=noise))
+        return self._pop_action()
+
+    @classmethod
+    def select_actions_for(
+        cls, policies: Sequence[Any], observations: Sequence[dict[str, Any]]
+    ) -> np.ndarray:
+        """Several episodes (forks of one policy) at once: the chunks they need in one batch, (N, 7).
+
+        When any episode's queue is empty, every row runs (steering rows index
+        the whole batch), and only the rows that re-plan keep their chunk, draw
+        their noise and get a new ``last_capture``; the others pop their queue.
+        With ``noise_seed`` each row's noise comes from its own generator, so
+        the actions are those of one by one up to float32 rounding of the
+        batched forward (without it, LeRobot draws the batch's noise from
+        torch's global RNG).
+        """
+        import torch
+
+        lead = policies[0]
+        batches = [p._batch(o) for p, o in zip(policies, observations, strict=True)]
+        need = [p.queued_actions() == 0 for p in policies]
+        for p, n in zip(policies, need, strict=True):
+            p.replanned = n
+        if any(need):
+            batch, padding = collate(batches)
+            noises = [p._noise() if n else None for p, n in zip(policies, need, strict=True)]
+            noise = None
+            if all(z is not None for z, n in zip(noises, need, strict=True) if n):
+                zero = torch.zeros(1, lead.config.chunk_size, lead.config.max_action_dim)
+                noise = torch.cat([zero.to(lead.config.device) if z is None else z for z in noises])
+            with torch.no_grad(), prompt_padding(padding), lead._armed() as records:
+                chunks = lead.model.predict_action_chunk(batch, noise=noise)
+            for i, p in enumerate(policies):
+                if need[i]:
+                    p._queue_chunk(chunks[i : i + 1])
+                    if records:
+                        p.last_capture = records[0].row(i)
+        return np.stack([p._pop_action() for p in policies])
+
+    def _pop_action(self) -> np.ndarray:
+        import torch
+
+        action = self.postprocessor(self._queue.popleft())
         out = action.detach().to("cpu", torch.float32).numpy().reshape(-1)
         if out.shape != (ACTION_DIM,):
             raise RuntimeError(f"SmolVLA returned an action of shape {out.shape}, expected ({ACTION_DIM},)")
