@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mistvla.harness.errors import ConfigError, StoreError
@@ -177,20 +178,30 @@ class RiskDataset:
                 f"{self.root}: not a risk dataset (no meta.json); build one with 'mistvla risk dataset'"
             )
         self.meta: dict[str, Any] = json.loads((self.root / "meta.json").read_text())
-        self.index = pq.read_table(self.root / "index.parquet")
+        # the per-step vectors (INDEX_COLUMNS) are read when asked for: only the baselines need them
+        path = self.root / "index.parquet"
+        names = pq.read_schema(path).names
+        self.index = pq.read_table(path, columns=[c for c in names if c not in INDEX_COLUMNS])
+        self._lazy = [c for c in names if c in INDEX_COLUMNS]
         self.y = np.load(self.root / "labels.npy")
         self.dims = np.load(self.root / "dims.npy")
         self.spec = LabelSpec(**self.meta["labels"])
         self._run = np.asarray(self.index["run"])
-        self._keys = np.asarray(self.index["episode_key"])
+        keys = pc.dictionary_encode(self.index["episode_key"].combine_chunks())
+        self._key_names: list[str] = keys.dictionary.to_pylist()
+        self._key_code = np.asarray(keys.indices)  # per row: index into _key_names
         self._row = np.asarray(self.index["row"])
         self._load = functools.lru_cache(maxsize=256)(self._open)
+        pa.default_memory_pool().release_unused()  # the parquet decoding buffers
 
     def __len__(self) -> int:
         return int(self.meta["n_rows"])
 
     def column(self, name: str) -> np.ndarray:
-        col = self.index[name]
+        if name in self._lazy:
+            col = pq.read_table(self.root / "index.parquet", columns=[name])[name]
+        else:
+            col = self.index[name]
         if pa.types.is_fixed_size_list(col.type) or pa.types.is_list(col.type):
             return np.asarray(col.to_pylist(), dtype=np.float32)
         return np.asarray(col.to_pylist() if col.null_count else col)
@@ -207,17 +218,15 @@ class RiskDataset:
         rows = np.asarray(rows)
         order = np.argsort(rows, kind="stable")
         srt = rows[order]
+        run, code = self._run[srt], self._key_code[srt]
+        cuts = np.flatnonzero((run[1:] != run[:-1]) | (code[1:] != code[:-1])) + 1
         out = None
-        start = 0
-        while start < len(srt):
-            run, key = self._run[srt[start]], self._keys[srt[start]]
-            end = start + 1
-            while end < len(srt) and self._keys[srt[end]] == key and self._run[srt[end]] == run:
-                end += 1
-            arr = self._load(int(run), str(key))
+        for start, end in zip([0, *cuts.tolist()], [*cuts.tolist(), len(srt)], strict=True):
+            if start == end:
+                continue
+            arr = self._load(int(run[start]), self._key_names[code[start]])
             if out is None:
                 out = np.empty((len(rows), arr.shape[-1]), dtype=np.float32)
             out[order[start:end]] = arr[self._row[srt[start:end]]]
             _release(arr)
-            start = end
         return out if out is not None else np.empty((0, 0), dtype=np.float32)

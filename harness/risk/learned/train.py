@@ -65,13 +65,13 @@ class TrainConfig:
 
 def episode_codes(ds: RiskDataset) -> tuple[np.ndarray, np.ndarray]:
     """The sorted ``run/episode_key`` names and, per row, the index of its name (8 bytes a row, no string)."""
-    first: dict[tuple[int, str], int] = {}
+    first: dict[tuple[int, int], int] = {}
     seen = np.fromiter(
-        (first.setdefault(p, len(first)) for p in zip(ds._run.tolist(), ds._keys.tolist())),
+        (first.setdefault(p, len(first)) for p in zip(ds._run.tolist(), ds._key_code.tolist())),
         dtype=np.int64,
         count=len(ds._run),
     )
-    names = np.array([f"{r}/{k}" for r, k in first], dtype=str)
+    names = np.array([f"{r}/{ds._key_names[k]}" for r, k in first], dtype=str)
     order = np.argsort(names, kind="stable")
     rank = np.empty(len(names), dtype=np.int64)
     rank[order] = np.arange(len(names))
