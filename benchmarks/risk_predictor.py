@@ -85,7 +85,12 @@ def _train(ds_dir: str, ckpt: str, epochs: int, max_batches: int) -> dict:
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         opt.step()
     ram = n * cfg.batch_size / (time.perf_counter() - t0)
-    return {"samples_per_s": meta["metrics"]["samples_per_s"], "ram_samples_per_s": ram, "rss0": rss0, "rss": rss}
+    return {
+        "samples_per_s": meta["metrics"]["samples_per_s"],
+        "ram_samples_per_s": ram,
+        "rss0": rss0,
+        "rss": rss,
+    }
 
 
 def _write(root: Path, args) -> Path:
@@ -121,7 +126,9 @@ def _overhead(ckpt: Path, hidden: int, layers: int, reps: int) -> None:
     obs = {"hidden": {source.feature: h}}
     blocks = torch.nn.Sequential(
         *[
-            torch.nn.Sequential(torch.nn.Linear(hidden, 11008), torch.nn.SiLU(), torch.nn.Linear(11008, hidden))
+            torch.nn.Sequential(
+                torch.nn.Linear(hidden, 11008), torch.nn.SiLU(), torch.nn.Linear(11008, hidden)
+            )
             for _ in range(layers)
         ]
     )
@@ -148,8 +155,8 @@ def _overhead(ckpt: Path, hidden: int, layers: int, reps: int) -> None:
             f()
             times[k].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
-    ratio = statistics.median(s / p for s, p in zip(times["source"], times["policy"]))
-    ratio_mod = statistics.median(s / p for s, p in zip(times["module"], times["policy"]))
+    ratio = statistics.median(s / p for s, p in zip(times["source"], times["policy"], strict=True))
+    ratio_mod = statistics.median(s / p for s, p in zip(times["module"], times["policy"], strict=True))
     print(
         f"risk in the loop: learned source {med['source'] * 1e3:.3f} ms/step (module forward "
         f"{med['module'] * 1e3:.3f} ms); {layers} Llama-width MLP blocks {med['policy'] * 1e3:.1f} ms "
@@ -179,7 +186,9 @@ def main() -> None:
     shutil.rmtree(root / "ds", ignore_errors=True)
     b = _in_child(_build, str(run), str(root / "ds"))
     gib = shard_bytes / 2**30
-    print(f"data: {b['rows']} steps x {args.hidden} float16 = {gib:.2f} GiB in {args.steps // args.episode_steps} episodes")
+    print(
+        f"data: {b['rows']} steps x {args.hidden} float16 = {gib:.2f} GiB in {args.steps // args.episode_steps} episodes"
+    )
     print(
         f"dataset build: {b['s']:.1f} s, {b['rows'] / b['s']:.0f} steps/s; peak RSS {b['rss']:.0f} MB "
         f"({b['rss0']:.0f} after imports) = {b['rss'] * 2**20 / shard_bytes:.3f} x the shard bytes"

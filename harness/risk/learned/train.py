@@ -67,7 +67,7 @@ def episode_codes(ds: RiskDataset) -> tuple[np.ndarray, np.ndarray]:
     """The sorted ``run/episode_key`` names and, per row, the index of its name (8 bytes a row, no string)."""
     first: dict[tuple[int, int], int] = {}
     seen = np.fromiter(
-        (first.setdefault(p, len(first)) for p in zip(ds._run.tolist(), ds._key_code.tolist())),
+        (first.setdefault(p, len(first)) for p in zip(ds._run.tolist(), ds._key_code.tolist(), strict=True)),
         dtype=np.int64,
         count=len(ds._run),
     )

@@ -90,7 +90,7 @@ def validate_labels(
 ) -> LabelReport:
     """Count and cross-check labels ``y`` (rows, horizons, types) against the episode outcomes in ``table``."""
     first: dict[tuple[int, str], int] = {}  # an id per (run, episode_key), in first-seen order
-    pairs = zip(table["run"].to_pylist(), table["episode_key"].to_pylist())
+    pairs = zip(table["run"].to_pylist(), table["episode_key"].to_pylist(), strict=True)
     episode = np.fromiter((first.setdefault(p, len(first)) for p in pairs), dtype=np.int64, count=len(table))
     splits = np.full(len(episode), "all", dtype=object) if split is None else np.asarray(split, dtype=object)
     rows = []

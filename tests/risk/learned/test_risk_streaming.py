@@ -61,7 +61,9 @@ def test_scorer_is_the_module_forward_exactly(n_types, column):
     torch.manual_seed(1)
     net = RiskMLP(ModelConfig(in_dim=64, hidden=16, n_horizons=4, n_types=n_types)).eval()
     rng = np.random.default_rng(0)
-    net.set_normalization(rng.standard_normal(64).astype(np.float32), rng.uniform(0.5, 2, 64).astype(np.float32))
+    net.set_normalization(
+        rng.standard_normal(64).astype(np.float32), rng.uniform(0.5, 2, 64).astype(np.float32)
+    )
     scorer = HiddenScorer(net, column)
     threads = torch.get_num_threads()
     for _ in range(20):
