@@ -1,15 +1,20 @@
 """Lock-step batched inference against the one-at-a-time runner, same process, same envs.
 
-A reference policy with the shipped network sizes (hidden 256, 4 layers,
-random weights: speed does not depend on them) on CPU, ``--envs`` LIBERO envs
-of libero_spatial task 0 (state only, no rendering). For batch B in
+``--policy reference``: the reference policy with the shipped network sizes
+(hidden 256, 4 layers, random weights: speed does not depend on them) on CPU,
+``--envs`` LIBERO envs of libero_spatial task 0 (state only, no rendering).
+``--policy openvla``: the tiny offline OpenVLA stand-in
+(:mod:`mistvla.policies.testing.tiny_llava` at its default sizes: Llama 64 x 4
+layers, 49 image tokens; 7 greedy tokens per step), agentview rendered at
+``--image-size`` (64 by default: the rendering cost is the simulator's, the
+same in every mode). For batch B in
 ``--batches`` the lock-step runner (:mod:`mistvla.harness.run.lockstep`) runs
 groups of B episodes; the baseline runs the same episodes one after another
 with :func:`~mistvla.harness.run.episode.run_episode`. Printed: episodes/h,
 policy forward calls/s, and the ratio to the baseline, plus the time in the
 policy alone (the part batching can speed up; the simulator steps stay serial).
 
-    .venv/bin/python benchmarks/batched_inference.py [--envs 8] [--steps 60] [--batches 1 4 8]
+    .venv/bin/python benchmarks/batched_inference.py [--policy reference|openvla] [--envs 8] [--steps 60] [--batches 1 4 8]
 """
 
 from __future__ import annotations
@@ -51,14 +56,32 @@ def checkpoint(env: LiberoEnv, tmp: Path) -> Path:
     return save_checkpoint(tmp / "ckpt", Checkpoint(model, tok, norm, names, {"by": "init_state"}, {}))
 
 
-def episodes(envs: list[LiberoEnv], start: int) -> list[LockstepEpisode]:
+def make_policy(kind: str, env: LiberoEnv, tmp: Path) -> tuple[object, type, str]:
+    """(policy, its class, a description) for ``--policy``."""
+    if kind == "reference":
+        return (
+            ReferencePolicy(checkpoint(env, tmp)),
+            ReferencePolicy,
+            "reference policy (hidden 256, 4 layers)",
+        )
+    from mistvla.policies.openvla.policy import OpenVLAPolicy
+    from mistvla.policies.testing.tiny_llava import build_tiny_llava
+
+    return (
+        OpenVLAPolicy(build_tiny_llava(tmp / "tiny_openvla")),
+        OpenVLAPolicy,
+        "tiny OpenVLA (Llama 64 x 4, 49 patches)",
+    )
+
+
+def episodes(envs: list[LiberoEnv], start: int, policy: str = "reference") -> list[LockstepEpisode]:
     none = InterventionConfig.make("none")
     return [
         LockstepEpisode(
             env,
             make_intervention(none, None),
             ConstantRisk(ConstantConfig(0.0)),
-            EpisodeSpec(EpisodeId("reference", "none", "libero_spatial", 0, (start + i) % 50, 0)),
+            EpisodeSpec(EpisodeId(policy, "none", "libero_spatial", 0, (start + i) % 50, 0)),
         )
         for i, env in enumerate(envs)
     ]
@@ -69,16 +92,18 @@ def main() -> None:
     parser.add_argument("--envs", type=int, default=8)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--policy", choices=["reference", "openvla"], default="reference")
+    parser.add_argument("--image-size", type=int, default=64, help="openvla: agentview render size")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    view = {"cameras": ("agentview",), "image_size": args.image_size} if args.policy == "openvla" else {}
     envs = [
-        LiberoEnv("libero_spatial", 0, cameras=(), privileged=True, max_steps=args.steps)
+        LiberoEnv("libero_spatial", 0, privileged=not view, max_steps=args.steps, **({"cameras": ()} | view))
         for _ in range(args.envs)
     ]
-    ckpt = checkpoint(envs[0], Path(tempfile.mkdtemp()))
-    policy = ReferencePolicy(ckpt)
+    policy, cls, described = make_policy(args.policy, envs[0], Path(tempfile.mkdtemp()))
     in_policy = {"s": 0.0}
-    real_batch, real_one = ReferencePolicy.select_actions_for.__func__, ReferencePolicy.select_action
+    real_batch, real_one = cls.select_actions_for.__func__, cls.select_action
 
     def timed_batch(cls, policies, observations):
         t = time.perf_counter()
@@ -94,14 +119,14 @@ def main() -> None:
         finally:
             in_policy["s"] += time.perf_counter() - t
 
-    ReferencePolicy.select_actions_for = classmethod(timed_batch)
-    ReferencePolicy.select_action = timed_one
+    cls.select_actions_for = classmethod(timed_batch)
+    cls.select_action = timed_one
     n = args.envs
     rows = []
     in_policy["s"] = 0.0
     t = time.perf_counter()
     calls = 0
-    for e in episodes(envs, 0):
+    for e in episodes(envs, 0, args.policy):
         res = run_episode(e.env, policy, e.intervention, e.risk_source, e.spec)
         calls += res.record["steps"]
     base = time.perf_counter() - t
@@ -111,13 +136,11 @@ def main() -> None:
         stats = LockstepStats()
         t = time.perf_counter()
         for g in range(0, n, b):
-            run_lockstep(policy, episodes(envs[g : g + b], g), stats=stats)
+            run_lockstep(policy, episodes(envs[g : g + b], g, args.policy), stats=stats)
         rows.append((f"lock-step batch {b}", time.perf_counter() - t, stats.policy_calls, in_policy["s"]))
     for env in envs:
         env.close()
-    print(
-        f"{n} episodes x {args.steps} steps, reference policy (hidden 256, 4 layers) on CPU, 1 torch thread"
-    )
+    print(f"{n} episodes x {args.steps} steps, {described} on CPU, 1 torch thread")
     print(
         f"{'mode':<20} {'episodes/h':>10} {'ratio':>6} {'fwd calls/s':>11} {'policy s':>9} {'policy ratio':>12}"
     )
