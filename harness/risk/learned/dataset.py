@@ -57,24 +57,20 @@ def _run_risk_source(store: ResultsStore) -> str | None:
 def _episode_rows(store: ResultsStore, feature: str, spec: LabelSpec, run_index: int):
     """Yield (index columns, y, dims, shard shape) per episode of ``store`` that has the feature."""
     episodes = store.episodes().to_pylist()
-    steps = store.steps().to_pydict()
-    keys = np.asarray(steps["episode_key"])
     oracle = _run_risk_source(store) == "oracle"
     for rec in episodes:
         key = rec["episode_key"]
         if feature not in rec["hidden_layers"]:
             continue
-        sel = np.flatnonzero(keys == key)
-        cols = {
-            c: [steps[c][i] for i in sel]
-            for c in (*INDEX_COLUMNS, "n_collision_events", "risk_score", "step")
-        }
+        # one episode's steps at a time (as Python lists): memory does not grow with the run
+        cols = store.steps([key]).select([*INDEX_COLUMNS, "n_collision_events", "risk_score", "step"])
+        cols = cols.to_pydict()
+        n = len(cols["step"])
         shard = store.hidden_path(key, feature)
         shape = np.load(shard, mmap_mode="r").shape
-        if shape[0] != len(sel):
-            raise StoreError(f"{shard}: {shape[0]} hidden rows for {len(sel)} step rows")
+        if shape[0] != n:
+            raise StoreError(f"{shard}: {shape[0]} hidden rows for {n} step rows")
         labels = label_episode(rec, cols, spec)
-        n = len(sel)
         clean = bool(rec["success"]) and int(rec["n_collision_onsets"]) == 0
         index = {
             "run": [run_index] * n,
