@@ -188,6 +188,7 @@ class RiskDataset:
         self._key_code = np.asarray(keys.indices)  # per row: index into _key_names
         self._row = np.asarray(self.index["row"])
         self._load = functools.lru_cache(maxsize=256)(self._open)
+        self._headers: dict[Path, tuple[np.dtype, tuple[int, ...], int]] = {}
         pa.default_memory_pool().release_unused()  # the parquet decoding buffers
 
     def __len__(self) -> int:
@@ -207,7 +208,13 @@ class RiskDataset:
 
     def _open(self, run: int, key: str) -> np.ndarray:
         path = Path(self.meta["runs"][run]) / "hidden" / key / f"{self.meta['feature']}.npy"
-        return np.load(path, mmap_mode="r")
+        header = self._headers.get(path)
+        if header is not None:  # reopened after an LRU eviction: skip parsing the .npy header again
+            return np.memmap(path, dtype=header[0], mode="r", offset=header[2], shape=header[1])
+        arr = np.load(path, mmap_mode="r")
+        if arr.flags.c_contiguous:
+            self._headers[path] = (arr.dtype, arr.shape, arr.offset)
+        return arr
 
     def features(self, rows: np.ndarray) -> np.ndarray:
         """float32 hidden states of dataset ``rows`` (all of one model), read through the memory maps."""

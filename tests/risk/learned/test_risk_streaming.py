@@ -77,3 +77,17 @@ def test_scorer_is_the_module_forward_exactly(n_types, column):
         assert score == float(ref) and per_dim.dtype == np.float32 and np.array_equal(per_dim, ref_dims)
         assert score_hidden(net, h, column)[0] == score
     assert torch.get_num_threads() == threads
+
+
+def test_maps_reopened_after_eviction_read_the_same_rows(dataset):
+    import functools
+
+    from mistvla.harness.risk.learned.dataset import RiskDataset
+
+    rows = np.random.default_rng(0).permutation(len(dataset))[:300]
+    ds = RiskDataset(dataset.root)
+    ds._load = functools.lru_cache(maxsize=1)(ds._open)  # every episode switch reopens from the header cache
+    first = ds.features(rows)
+    assert ds._headers and np.array_equal(ds.features(rows), first)
+    assert np.array_equal(first, RiskDataset(dataset.root).features(rows))
+    assert isinstance(ds._open(0, ds._key_names[0]), np.memmap)
