@@ -89,3 +89,20 @@ def test_a_two_suite_run_reports_per_suite_and_average_rows(tmp_path):
     assert scopes == ["libero_object", "libero_spatial", "average"]
     assert "OpenVLA pub. SR %" in text and "88.4" in text and "84.7" in text
     assert "average" in text
+
+
+def test_reference_columns_from_the_config_in_every_report(tmp_path, capsys):
+    from mistvla.harness.cli import main
+
+    cfg = _cfg(["libero_spatial", "libero_object"], tmp_path, init_states=[0])
+    cfg.report.reference = ["smolvla"]
+    run_dir = run(cfg, workers=1, progress=False)
+    text, paths = report(run_dir, html=True)  # read back from the manifest
+    assert "SmolVLA (0.45B) pub. SR %" in text and "96.0" in text
+    page = paths["html"].read_text()
+    assert "SmolVLA (0.45B) pub. SR %" in page and 'data-v="96.0"' in page and "Shukor et al. 2025" in page
+    assert main(["report", str(run_dir), "--reference", "openvla,openvla_oft"]) == 0
+    out = capsys.readouterr().out
+    assert "OpenVLA-OFT pub. SR %" in out and "98.4" in out and "SmolVLA" not in out
+    assert main(["report", str(run_dir), "--reference", "octo"]) == 2
+    assert "reference: unknown published result 'octo'" in capsys.readouterr().err

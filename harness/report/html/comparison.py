@@ -1,7 +1,8 @@
 """The comparison table section: every column of ``comparison.md``, sortable, with the metric definitions.
 
 Cells hold exactly the text of :func:`mistvla.harness.report.table.table_cells`
-(so the page and the terminal never disagree); each cell's ``data-v`` holds the
+(so the page and the terminal never disagree), plus the published SR columns
+the runs' configs name (``report.reference``); each cell's ``data-v`` holds the
 raw value the column sorts by.
 """
 
@@ -11,11 +12,14 @@ import math
 
 from mistvla.harness.report.html.data import ReportData
 from mistvla.harness.report.html.section import SectionOutput, esc
+from mistvla.harness.report.published import reference_header
 from mistvla.harness.report.table import (
+    DASH,
     ESTIMATE_COLUMNS,
     HEADERS,
     drop_duplicate_overall,
     footer_text,
+    reference_cells,
     table_cells,
 )
 
@@ -47,12 +51,17 @@ def _sort_value(x: float) -> str:
 def comparison_section(data: ReportData) -> SectionOutput:
     """The sortable comparison table (one group when there is one suite) and its footer."""
     rows = drop_duplicate_overall(data.rows)
-    head = "".join(f'<th title="click to sort">{esc(h)}</th>' for h in HEADERS)
+    reference = data.reference
+    headers = [*HEADERS, *(reference_header(n) for n in reference)]
+    head = "".join(f'<th title="click to sort">{esc(h)}</th>' for h in headers)
     body = []
-    for row, cells in zip(rows, table_cells(rows), strict=True):
+    cells_ref = zip(table_cells(rows), reference_cells(rows, reference), strict=True)
+    for row, (cells, ref) in zip(rows, cells_ref, strict=True):
         values = [row.scope, cells[1]]
         values += [_sort_value(getattr(row, name).value) for name, _ in ESTIMATE_COLUMNS]
         values.append(str(row.n_episodes))
+        values += ["" if c == DASH else c for c in ref]
+        cells = cells + ref
         tds = "".join(
             f'<td data-v="{esc(v)}" class="{"num" if i >= 2 else ""}">{esc(c)}</td>'
             for i, (c, v) in enumerate(zip(cells, values, strict=True))
@@ -61,6 +70,6 @@ def comparison_section(data: ReportData) -> SectionOutput:
     html = (
         f'<table class="sortable results" id="comparison-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
-        f'<p class="footer">{esc(footer_text(rows)).replace(chr(10), "<br>")}</p>'
+        f'<p class="footer">{esc(footer_text(rows, reference=reference)).replace(chr(10), "<br>")}</p>'
     )
     return SectionOutput("Comparison", html, data={"n_rows": len(rows)}, script=SORT_SCRIPT)

@@ -112,6 +112,16 @@ class ReportData:
             return self.rows
         return compare(self.episodes, base_intervention=BASE, by="task", seed=self.seed)
 
+    @property
+    def reference(self) -> list[str]:
+        """Published results the runs' configs ask for as SR columns (``report.reference``), in order."""
+        out: list[str] = []
+        for run in self.runs:
+            for name in (run.config.get("report") or {}).get("reference") or []:
+                if name not in out:
+                    out.append(name)
+        return out
+
     def run(self, name: str) -> RunData:
         return next(r for r in self.runs if r.name == name)
 
