@@ -161,6 +161,29 @@ class SweepConfig:
 
 
 @dataclass
+class PolicyServerConfig:
+    """``executor.policy_server:`` (Ray only): the policy as one actor serving the env actors batched
+    (``harness/run/policy_server.py``, ``docs/distributed.md``)."""
+
+    num_gpus: float = 0.0
+    """GPUs the server actor reserves (0 on CPU machines; the env actors reserve none)."""
+    num_cpus: float = 0.0
+    """CPUs the server actor reserves (0: it mostly waits on the model; the env actors keep the CPUs)."""
+    replicas: int = 1
+    """Server actors (e.g. one per GPU); env actor ``i`` is served by replica ``i % replicas``."""
+    max_batch: int = 8
+    """Most observations in one batched call; a full batch is answered at once."""
+    wait_ms: float = 5.0
+    """How long the first request of a batch waits for others before the batch is answered."""
+
+    def __post_init__(self) -> None:
+        if self.num_gpus < 0 or self.num_cpus < 0:
+            raise ValueError("num_gpus and num_cpus must be >= 0")
+        if self.max_batch < 1 or self.wait_ms < 0 or self.replicas < 1:
+            raise ValueError("max_batch and replicas must be >= 1 and wait_ms >= 0")
+
+
+@dataclass
 class ExecutorConfig:
     """``executor:``: where episodes run (``docs/distributed.md``); results never depend on it."""
 
@@ -174,12 +197,16 @@ class ExecutorConfig:
     """Ray: CPUs each env actor reserves."""
     max_restarts: int = 3
     """Ray: times a dead env actor is restarted (its episode in flight is rerun, never duplicated)."""
+    policy_server: PolicyServerConfig | None = None
+    """Ray: one policy actor serving every env actor batched (None: each env actor holds its own policy)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("local", "ray"):
             raise ValueError(f"kind must be 'local' or 'ray', got {self.kind!r}")
         if self.cpus_per_worker <= 0 or self.max_restarts < 0:
             raise ValueError("cpus_per_worker must be > 0 and max_restarts >= 0")
+        if self.policy_server is not None and self.kind != "ray":
+            raise ValueError("policy_server needs kind: ray")
 
 
 @dataclass

@@ -69,3 +69,22 @@ def check_run(cfg: RunConfig) -> None:
 
                 points = sorted({p for spec in specs.values() for p in spec.vectors})
                 check_order(make_risk_source(cfg.risk).point, points, where)
+    if cfg.executor.policy_server is not None:
+        check_policy_server(cfg, policy_cls, risk_cls)
+
+
+def check_policy_server(cfg: RunConfig, policy_cls: type, risk_cls: type) -> None:
+    """What the policy server cannot serve yet: hooks armed in the env actor, a policy reading its env."""
+    from mistvla.policies.base import Policy
+
+    where = "executor.policy_server"
+    if risk_cls.needs_hidden:
+        raise ConfigError(f"{where}: risk.source {cfg.risk.source!r} reads hidden states in the env actor; "
+                          "not supported with a policy server yet")  # fmt: skip
+    for i, icfg in enumerate(cfg.interventions):
+        if intervention_class(icfg.name).needs_hooks:
+            raise ConfigError(f"{where}: interventions[{i}] {icfg.name!r} steers the policy's hidden states; "
+                              "not supported with a policy server yet")  # fmt: skip
+    if policy_cls.bind is not Policy.bind:
+        raise ConfigError(f"{where}: policy {cfg.policy.name!r} reads its env in bind(), and the server "
+                          "holds no env")  # fmt: skip

@@ -1,13 +1,16 @@
 """The Ray executor: env workers as Ray actors, this process the single writer of the results store.
 
 ``executor: {kind: ray}`` in a run config. Each actor is one process holding
-the policy and one env (the task it last ran, as a local worker does); the
+the policy and one env (the task it last ran, as a local worker does), or, with
+``policy_server``, a stand-in for the one policy actor that serves them all
+batched (:mod:`~mistvla.harness.run.policy_server`); the
 driver hands it one episode at a time (a group with ``lockstep: N``), preferring the task whose env it holds
 (:class:`~mistvla.harness.run.dispatch.WorkQueue`), and writes each result as
 it arrives. An actor that dies mid-episode is restarted by Ray and its episode
-rerun there (``max_restarts`` / ``max_task_retries``): the lost episode never
+rerun there (``max_restarts`` / ``max_task_retries``; a dead policy server stops the run): the lost episode never
 reached the store, so nothing is duplicated, and every episode is seeded by its
-spec, so the rerun gives the same record. ``ray`` is imported here only.
+spec, so the rerun gives the same record. ``ray`` is imported here and in
+:mod:`~mistvla.harness.run.remote_policy` only.
 See ``docs/distributed.md``.
 """
 
@@ -26,11 +29,19 @@ from mistvla.harness.run.plan import EpisodeSpec, env_key
 class EnvWorker:
     """The body of one env actor: the worker state of :mod:`~mistvla.harness.run.workers` in its process."""
 
-    def __init__(self, cfg_data: dict[str, Any]) -> None:
+    def __init__(self, cfg_data: dict[str, Any], server: Any = None) -> None:
         from mistvla.harness.run import workers
 
         self._workers = workers
         workers._setup(cfg_data, 1)
+        self._remote = None
+        if server is not None:  # the policy lives in the server actor; this one holds a stand-in
+            import ray
+
+            from mistvla.harness.run.remote_policy import RemotePolicy
+
+            self._remote = RemotePolicy(server, ray.get(server.describe.remote()))
+            workers._WORKER["policy"] = self._remote
 
     def run_episodes(
         self, specs: list[EpisodeSpec], thresholds: dict[str, float | None]
@@ -38,7 +49,11 @@ class EnvWorker:
         """One episode, or one lock-step group (``lockstep: N``), of one task."""
         from mistvla.harness.run.lockstep_worker import run_chunk
 
-        return list(run_chunk(specs, thresholds))
+        results = list(run_chunk(specs, thresholds))
+        if self._remote is not None:
+            self._remote.raise_if_lost()  # never return episodes cut short by a lost server
+            self._remote.close_episodes()
+        return results
 
     def pid(self) -> int:
         return os.getpid()
@@ -51,6 +66,7 @@ class RayPool:
         self.cfg = cfg
         self.workers = max(1, workers)
         self._actors: list[Any] = []
+        self._servers: list[Any] = []
         self._held: list[tuple[str, int] | None] = []
         self._owns_cluster = False
         self.env_builds = 0
@@ -84,7 +100,17 @@ class RayPool:
             max_task_retries=ex.max_restarts,
         )
         data = self.cfg.to_dict()
-        self._actors = [actor.remote(data) for _ in range(self.workers)]
+        self._servers = []
+        ps = ex.policy_server
+        if ps is not None:
+            from mistvla.harness.run.policy_server import PolicyServer
+
+            server = ray.remote(PolicyServer).options(num_gpus=ps.num_gpus, num_cpus=ps.num_cpus)
+            self._servers = [server.remote(data, ps.max_batch, ps.wait_ms) for _ in range(ps.replicas)]
+        self._actors = [
+            actor.remote(data, self._servers[i % len(self._servers)] if self._servers else None)
+            for i in range(self.workers)
+        ]
         self._held = [None] * self.workers
 
     def pids(self) -> list[int]:
@@ -92,6 +118,12 @@ class RayPool:
         import ray
 
         return ray.get([a.pid.remote() for a in self._actors])
+
+    def server_stats(self) -> list[dict[str, int]]:
+        """Each policy server's batched calls and items so far (empty without a server)."""
+        import ray
+
+        return ray.get([s.stats.remote() for s in self._servers])
 
     def close(self) -> None:
         if not self._actors and not self._owns_cluster:
@@ -101,6 +133,9 @@ class RayPool:
         for actor in self._actors:
             ray.kill(actor)
         self._actors = []
+        for server in self._servers:
+            ray.kill(server)
+        self._servers = []
         if self._owns_cluster:
             ray.shutdown()
             self._owns_cluster = False
