@@ -4,9 +4,12 @@ The same plan (reference policy from the shipped checkpoint, ``--tasks`` tasks
 x ``--init-states`` init states of ``--steps`` steps, rendering off, the base
 policy only) runs on a local Ray cluster of ``--cpus`` CPUs (started once, not
 timed) with ``--workers`` env actors: first with the policy in every env actor,
-then with ``executor.policy_server`` (``--max-batch``, ``--wait-ms``). Actor
-start (policy load, env build) is timed apart from the episodes. Prints
-seconds, steps/s and the server's mean batch size.
+then with ``executor.policy_server`` (``--max-batch``, ``--wait-ms``), each
+``--repeats`` times, alternating. Timed from the actors' start to the last
+result (``start_s``: until the actors are constructed; without a server the
+policy loads at the first episode, with one when the server starts), so the
+totals compare. Prints seconds, steps/s over the total and the server's mean
+batch size.
 
     .venv/bin/python benchmarks/policy_server.py [--workers 2] [--steps 60] [--max-batch 2] [--wait-ms 5]
 """
@@ -47,7 +50,7 @@ def measure(args: argparse.Namespace, server: dict | None) -> dict[str, float]:
         t2 = time.perf_counter()
         stats = pool.server_stats()
     steps = sum(r.record["steps"] for r in results)
-    out = {"start_s": t1 - t0, "run_s": t2 - t1, "steps": steps, "steps_per_s": steps / (t2 - t1)}
+    out = {"start_s": t1 - t0, "total_s": t2 - t0, "steps": steps, "steps_per_s": steps / (t2 - t0)}
     if stats:
         out["mean_batch"] = sum(s["items"] for s in stats) / max(1, sum(s["batches"] for s in stats))
     return out
@@ -62,12 +65,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--max-batch", type=int, default=2)
     ap.add_argument("--wait-ms", type=float, default=5.0)
+    ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     try:
         server = {"num_cpus": 0, "max_batch": args.max_batch, "wait_ms": args.wait_ms}
-        for label, srv in (("policy in each env actor", None), ("policy server", server)):
-            print(label, {k: round(v, 3) for k, v in measure(args, srv).items()}, flush=True)
+        for _ in range(args.repeats):
+            for label, srv in (("policy in each env actor", None), ("policy server", server)):
+                print(label, {k: round(v, 3) for k, v in measure(args, srv).items()}, flush=True)
     finally:
         ray.shutdown()
 
