@@ -113,6 +113,8 @@ class PolicyServer:
         replies, start = [], 0
         for ts in tokens:
             rows = policies[start : start + len(ts)]
-            replies.append((actions[start : start + len(ts)], [getattr(p, "last_capture", None) for p in rows]))
+            replies.append(
+                (actions[start : start + len(ts)], [getattr(p, "last_capture", None) for p in rows])
+            )
             start += len(ts)
         return replies

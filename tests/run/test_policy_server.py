@@ -57,6 +57,7 @@ def test_max_batch_cuts_batches_without_splitting_a_request():
 def test_a_failing_request_crashes_alone():
     server, replies = _serve(8, 20.0, [["e0"], ["nope"], ["e1"]])
     assert isinstance(replies[1], LookupError)
+    assert (server.batches, server.items) == (2, 2)  # the batch of three failed; two reruns alone answered
     np.testing.assert_array_equal(replies[0][0][0], _alone(0))
     np.testing.assert_array_equal(replies[2][0][0], _alone(1))
 
@@ -65,14 +66,17 @@ def test_what_the_server_cannot_serve_is_a_config_error(tmp_path):
     from mistvla.hooks.steering import SteeringSpec
 
     SteeringSpec({"llm.blocks.1.resid_post": np.ones(8)}, positions="last_prompt").save(tmp_path / "dim_0")
-    reference = {"name": "reference", "params": {"checkpoint": "experiments/artifacts/reference/libero_spatial"}}
+    reference = {
+        "name": "reference",
+        "params": {"checkpoint": "experiments/artifacts/reference/libero_spatial"},
+    }
     steer = [{"name": "none"}, {"name": "steer", "steering": str(tmp_path), "threshold": 0.5}]
     cases = [
         ({"policy": {"name": "scripted"}}, "policy 'scripted' reads its env in bind()"),
         ({"policy": reference, "interventions": steer}, "interventions[1] 'steer' steers"),
     ]
     for change, field in cases:
-        with pytest.raises(ConfigError, match="executor.policy_server") as err:
+        with pytest.raises(ConfigError, match=r"executor\.policy_server") as err:
             check_run(parse_config({**BASE, **change}))
         assert field in str(err.value) and "\n" not in str(err.value)
 

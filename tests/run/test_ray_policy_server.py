@@ -67,7 +67,9 @@ def _busy_env_actors() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::EnvWorker.run_episodes"):
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(
+                b"ray::EnvWorker.run_episodes"
+            ):
                 pids.append(int(entry.name))
         except OSError:
             continue
