@@ -1,6 +1,6 @@
 """The policy server on a real local Ray cluster: the reference policy (hidden states captured) served
-batched to two env actors, one of them SIGKILLed mid-episode, gives the local executor's episode table,
-and its steps and hidden states."""
+batched to two env actors (one of them SIGKILLed mid-episode; or running lock-step pairs) gives the local
+executor's episode table, and its steps and hidden states."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ CHECKPOINT = Path(__file__).resolve().parents[2] / "experiments/artifacts/refere
 SERVER = {"num_cpus": 0, "max_batch": 4, "wait_ms": 20}
 
 
-def config(tmp: Path, executor: dict, workers: int):
+def config(tmp: Path, executor: dict, workers: int, lockstep: int = 1):
     capture = {"points": ["llm.blocks.1.resid_post"], "positions": ["last_prompt"]}
     return parse_config(
         {
@@ -37,6 +37,7 @@ def config(tmp: Path, executor: dict, workers: int):
             "interventions": [{"name": "none"}, {"name": "slow", "factor": 0.5, "threshold": 0.2}],
             "executor": executor,
             "workers": workers,
+            "lockstep": lockstep,
         }
     )
 
@@ -87,15 +88,12 @@ def _kill_one_mid_run(episodes_dir: Path, killed: dict[str, int]) -> None:
         time.sleep(0.02)
 
 
-def test_policy_server_gives_the_local_tables_through_an_actor_kill(cluster, tmp_path):
-    local = tables(run(config(tmp_path, {"kind": "local"}, workers=1), progress=False))
-    cfg = config(tmp_path, {"kind": "ray", "policy_server": SERVER}, workers=2)
-    killed: dict[str, int] = {}
-    killer = threading.Thread(target=_kill_one_mid_run, args=(cfg.run_dir / "episodes", killed), daemon=True)
-    killer.start()
-    served = tables(run(cfg, progress=False))
-    killer.join()
-    assert killed and killed["done"] < 4, "the kill should land mid-run"
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    return tables(run(config(tmp_path_factory.mktemp("local"), {"kind": "local"}, workers=1), progress=False))
+
+
+def assert_same(served: tuple, local: tuple) -> None:
     assert len(local[0]) == 4 and local[0][0]["hidden_layers"]
     assert served[0] == local[0]  # the episode table: identical
     # steps and hidden states: a batched float32 forward rounds differently from a batch of one (about 1e-7)
@@ -110,3 +108,19 @@ def test_policy_server_gives_the_local_tables_through_an_actor_kill(cluster, tmp
     assert served[2].keys() == local[2].keys()
     for key, arr in served[2].items():
         np.testing.assert_allclose(arr.astype(np.float32), local[2][key].astype(np.float32), atol=1e-2)
+
+
+def test_policy_server_gives_the_local_tables_through_an_actor_kill(cluster, local, tmp_path):
+    cfg = config(tmp_path, {"kind": "ray", "policy_server": SERVER}, workers=2)
+    killed: dict[str, int] = {}
+    killer = threading.Thread(target=_kill_one_mid_run, args=(cfg.run_dir / "episodes", killed), daemon=True)
+    killer.start()
+    served = tables(run(cfg, progress=False))
+    killer.join()
+    assert killed and killed["done"] < 4, "the kill should land mid-run"
+    assert_same(served, local)
+
+
+def test_lockstep_groups_through_the_policy_server_give_the_local_tables(cluster, local, tmp_path):
+    cfg = config(tmp_path, {"kind": "ray", "policy_server": SERVER}, workers=2, lockstep=2)
+    assert_same(tables(run(cfg, progress=False)), local)
