@@ -12,6 +12,7 @@ totals compare. Prints seconds, steps/s over the total and the server's mean
 batch size.
 
     .venv/bin/python benchmarks/policy_server.py [--workers 2] [--steps 60] [--max-batch 2] [--wait-ms 5]
+    .venv/bin/python benchmarks/policy_server.py --steps 100 --lockstep 2 --max-batch 4 --repeats 1
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def measure(args: argparse.Namespace, server: dict | None) -> dict[str, float]:
                          "init_states": list(range(args.init_states))},
             "env": {"max_steps": args.steps},
             "executor": {"kind": "ray", "policy_server": server},
+            "lockstep": args.lockstep,
         }
     )  # fmt: skip
     specs = plan_episodes(cfg)
@@ -66,6 +68,7 @@ def main() -> None:
     ap.add_argument("--max-batch", type=int, default=2)
     ap.add_argument("--wait-ms", type=float, default=5.0)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--lockstep", type=int, default=1, help="episodes each env actor runs side by side")
     args = ap.parse_args()
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     try:
