@@ -44,7 +44,7 @@ class ReferenceConfig:
 
     vocab_size: int
     env_dim: int
-    """Object features: 12 per object slot."""
+    """Object features: 12 per object slot (15 with ``relative_env``)."""
     state_dim: int = STATE_FEATURES
     hidden_size: int = 256
     num_layers: int = 4
@@ -56,6 +56,9 @@ class ReferenceConfig:
     """One instruction token (mean of its word embeddings) instead of one per word: 4 tokens
     instead of ``prompt_length + 3``, ~6x cheaper to train; every suite's instructions have
     distinct bags of words."""
+
+    relative_env: bool = False
+    """Each object's position relative to the end effector is part of its features."""
 
     model_type: ClassVar[str] = "mistvla_reference"
 

@@ -38,7 +38,8 @@ def model_inputs(
     """Token ids and normalized features for (N, 8) dataset states and (N, 7 K) object poses."""
     n = len(states)
     s = ckpt.normalizer.normalize("state", state_features(states))
-    e = ckpt.normalizer.normalize("env", environment_features(envs))
+    eef = np.asarray(states)[:, :3] if ckpt.model.config.relative_env else None
+    e = ckpt.normalizer.normalize("env", environment_features(envs, eef))
     return torch.tensor([ids] * n, dtype=torch.long), torch.from_numpy(s), torch.from_numpy(e)
 
 

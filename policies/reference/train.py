@@ -22,7 +22,7 @@ import torch
 from mistvla.harness.config.typed import from_dict
 from mistvla.policies.reference.checkpoint import Checkpoint, save_checkpoint
 from mistvla.policies.reference.data import DemoFrames, load_many, split_masks
-from mistvla.policies.reference.features import OBJECT_FEATURES, environment_features, state_features
+from mistvla.policies.reference.features import environment_features, object_features, state_features
 from mistvla.policies.reference.model import ReferenceConfig, ReferenceModel
 from mistvla.policies.reference.normalization import Normalizer
 from mistvla.policies.reference.tokenizer import WordTokenizer
@@ -43,6 +43,8 @@ class TrainConfig:
     intermediate_size: int = 256
     prompt_length: int = 20
     pool_instruction: bool = True
+    relative_env: bool = False
+    """Object positions relative to the end effector as extra features (see ``features.py``)."""
     epochs: int = 40
     batch_size: int = 256
     lr: float = 1e-3
@@ -66,14 +68,18 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
     return from_dict(TrainConfig, {**raw, **(overrides or {})}, "")
 
 
+def _env(frames: DemoFrames, relative: bool) -> np.ndarray:
+    return environment_features(frames.env, frames.state[:, :3] if relative else None)
+
+
 def _tensors(
-    frames: DemoFrames, norm: Normalizer, tok: WordTokenizer, length: int
+    frames: DemoFrames, norm: Normalizer, tok: WordTokenizer, length: int, relative: bool
 ) -> dict[str, torch.Tensor]:
     vocab = {t: tok.encode(t, length) for t in sorted(set(frames.instruction))}
     return {
         "ids": torch.tensor([vocab[t] for t in frames.instruction], dtype=torch.long),
         "state": torch.from_numpy(norm.normalize("state", state_features(frames.state))),
-        "env": torch.from_numpy(norm.normalize("env", environment_features(frames.env))),
+        "env": torch.from_numpy(norm.normalize("env", _env(frames, relative))),
         "arm": torch.from_numpy(norm.normalize("action", frames.action[:, :6])),
         "grip": torch.from_numpy((frames.action[:, 6] > 0).astype(np.float32)),
     }
@@ -113,7 +119,7 @@ def prepare(
     norm = Normalizer.fit(
         {
             "state": state_features(train.state),
-            "env": environment_features(train.env),
+            "env": _env(train, cfg.relative_env),
             "action": train.action[:, :6],
         }
     )
@@ -121,10 +127,10 @@ def prepare(
     torch.manual_seed(cfg.seed)
     model = ReferenceModel(
         ReferenceConfig(
-            vocab_size=len(tok.vocab), env_dim=OBJECT_FEATURES * len(frames.object_names),
+            vocab_size=len(tok.vocab), env_dim=object_features(cfg.relative_env) * len(frames.object_names),
             hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
             intermediate_size=cfg.intermediate_size, prompt_length=cfg.prompt_length,
-            pool_instruction=cfg.pool_instruction,
+            pool_instruction=cfg.pool_instruction, relative_env=cfg.relative_env,
         )
     )  # fmt: skip
     split = {**split, "n_train_frames": len(train.action), "n_val_frames": len(val.action),
@@ -139,7 +145,8 @@ def prepare(
     }
     ckpt = Checkpoint(model, tok, norm, frames.object_names, split, info)
     length = cfg.prompt_length
-    return ckpt, _tensors(train, norm, tok, length), _tensors(val, norm, tok, length), split
+    rel = cfg.relative_env
+    return ckpt, _tensors(train, norm, tok, length, rel), _tensors(val, norm, tok, length, rel), split
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> Path:

@@ -122,3 +122,26 @@ def test_steering_changes_the_action(tiny_ckpt):
     steered.reset(INSTR, seed=0)
     a, b = plain.select_action(obs), steered.select_action(obs)
     assert np.abs(a[:6] - b[:6]).max() > 1e-3
+
+
+def test_relative_env_checkpoint_reads_object_minus_eef(tmp_path):
+    from mistvla.policies.reference.policy import model_inputs
+
+    torch.manual_seed(0)
+    tok = WordTokenizer.build([INSTR])
+    model = ReferenceModel(ReferenceConfig(len(tok.vocab), 30, hidden_size=32, num_layers=2, num_heads=2,
+                                           intermediate_size=64, prompt_length=12, relative_env=True))  # fmt: skip
+    rng = np.random.default_rng(0)
+    norm = Normalizer.fit({"state": rng.normal(size=(50, 14)), "env": rng.normal(size=(50, 30)),
+                           "action": rng.normal(size=(50, 6))})  # fmt: skip
+    saved = save_checkpoint(tmp_path / "rel", Checkpoint(model, tok, norm, NAMES, {"by": "init_state"}, {}))
+    ckpt = load_checkpoint(saved)
+    assert ckpt.model.config.relative_env
+    states = np.array([[0.1, 0.2, 1.0, 3.1, 0, 0, 0.04, -0.04]])
+    envs = np.array([[0.5, 0.2, 0.9, 0, 0, 0, 1, 0.0, -0.3, 0.9, 0, 0, 0, 1]])
+    _, _, e = model_inputs(ckpt, tok.encode(INSTR, 12), states, envs)
+    raw = e.numpy() * np.asarray(norm.stats["env"]["std"]) + np.asarray(norm.stats["env"]["mean"])
+    np.testing.assert_allclose(raw.reshape(2, 15)[:, 12:], [[0.4, 0.0, -0.1], [-0.1, -0.5, -0.1]], atol=1e-5)
+    policy = ReferencePolicy(saved)
+    policy.reset(INSTR, seed=0)
+    assert policy.select_action(_obs(rng)).shape == (7,)
