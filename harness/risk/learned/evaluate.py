@@ -219,14 +219,18 @@ def evaluate(
     d = ds.dims[ev][test]
     has = (d >= 0).all(axis=1)
     short = per_dim_shortcut(ds, ev[test])
+    dim_boots = _boot_rows(ep_ev[test][has], cfg.resamples, cfg.seed) if has.any() else []
     for i, name in enumerate(DIM_NAMES):
+        y, learned_s, short_s = d[has, i], dim_probs[test][has, i], short[has, i]
         dim_rows.append(
             {
                 "dim": name,
-                "positives": int((d[has, i] == 1).sum()),
+                "positives": int((y == 1).sum()),
                 "steps": int(has.sum()),
-                "learned_auc": fast_auc(d[has, i], dim_probs[test][has, i]),
-                "action_magnitude_auc": fast_auc(d[has, i], short[has, i]),
+                "learned_auc": fast_auc(y, learned_s),
+                "learned_auc_ci": _ci([fast_auc(y[b], learned_s[b]) for b in dim_boots]),
+                "action_magnitude_auc": fast_auc(y, short_s),
+                "action_magnitude_auc_ci": _ci([fast_auc(y[b], short_s[b]) for b in dim_boots]),
             }
         )
     for r in step_rows:
@@ -275,10 +279,17 @@ def format_tables(res: dict[str, Any]) -> str:
             f"{_f(r['auc_ci'][1])}] | {_f(r['ap'])} [{_f(r['ap_ci'][0])}, {_f(r['ap_ci'][1])}] | "
             f"{_f(r['bal_acc'])} | {_f(r['f1'])} | {gain} |"
         )
-    lines += ["", "| dim | positives / steps | learned AUC | action-magnitude AUC |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "| dim | positives / steps | learned AUC [95% CI] | action-magnitude AUC [95% CI] |",
+        "|---|---|---|---|",
+    ]
     for r in res["per_dim"]:
+        lo, hi = r.get("learned_auc_ci", (math.nan, math.nan))
+        alo, ahi = r.get("action_magnitude_auc_ci", (math.nan, math.nan))
         lines.append(
-            f"| {r['dim']} | {r['positives']} / {r['steps']} | {_f(r['learned_auc'])} | {_f(r['action_magnitude_auc'])} |"
+            f"| {r['dim']} | {r['positives']} / {r['steps']} | {_f(r['learned_auc'])} [{_f(lo)}, {_f(hi)}] | "
+            f"{_f(r['action_magnitude_auc'])} [{_f(alo)}, {_f(ahi)}] |"
         )
     qs = [f"auc@{int(q * 100)}%" for q in QUANTILES]
     lines += [

@@ -78,6 +78,9 @@ def test_train_and_evaluate_beside_shortcuts(dataset, tmp_path):
     )
     assert learned["auc"] > 0.75 and "gain_vs_best_shortcut" in learned
     assert (tmp_path / "ckpt" / "eval" / "tables_synthetic.md").exists()
+    for r in res["per_dim"]:  # every per-dimension AUC comes with its episode-bootstrap interval
+        lo, hi = r["learned_auc_ci"]
+        assert not np.isfinite(r["learned_auc"]) or lo <= r["learned_auc"] <= hi
 
 
 def test_constant_features_are_a_training_error(tmp_path):
