@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 
 from mistvla.harness.config.run import parse_config
-from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.run.scheduler import run
 
 ray = pytest.importorskip("ray")
-
-VOLATILE = {"wall_time_s", "started_utc", "run_id"}
 
 
 def config(tmp: Path, kind: str, workers: int = 1):
@@ -35,19 +32,6 @@ def config(tmp: Path, kind: str, workers: int = 1):
     )
 
 
-def tables(run_dir: Path) -> tuple[list[dict], list[dict]]:
-    store = ResultsStore.read(run_dir)
-    eps = sorted(
-        ({k: v for k, v in r.items() if k not in VOLATILE} for r in store.episodes().to_pylist()),
-        key=lambda r: r["episode_key"],
-    )
-    steps = sorted(
-        ({k: v for k, v in r.items() if k != "run_id"} for r in store.steps().to_pylist()),
-        key=lambda r: (r["episode_key"], r["step"]),
-    )
-    return eps, steps
-
-
 @pytest.fixture(scope="module")
 def cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -56,12 +40,12 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def local_tables(tmp_path_factory):
-    return tables(run(config(tmp_path_factory.mktemp("local"), "local"), progress=False))
+def local_tables(tmp_path_factory, run_tables):
+    return run_tables(run(config(tmp_path_factory.mktemp("local"), "local"), progress=False))[1:]
 
 
-def test_ray_gives_the_local_tables(cluster, local_tables, tmp_path):
-    assert tables(run(config(tmp_path, "ray", workers=2), progress=False)) == local_tables
+def test_ray_gives_the_local_tables(cluster, local_tables, run_tables, tmp_path):
+    assert run_tables(run(config(tmp_path, "ray", workers=2), progress=False))[1:] == local_tables
 
 
 def _actor_pids(busy: bool) -> list[int]:
@@ -76,7 +60,9 @@ def _actor_pids(busy: bool) -> list[int]:
     return pids
 
 
-def test_an_actor_killed_mid_episode_loses_and_duplicates_nothing(cluster, local_tables, tmp_path):
+def test_an_actor_killed_mid_episode_loses_and_duplicates_nothing(
+    cluster, local_tables, run_tables, tmp_path
+):
     cfg = config(tmp_path, "ray", workers=2)
     episodes_dir = cfg.run_dir / "episodes"
     killed: dict[str, int] = {}
@@ -96,6 +82,6 @@ def test_an_actor_killed_mid_episode_loses_and_duplicates_nothing(cluster, local
     run_dir = run(cfg, progress=False)
     killer.join()
     assert killed and killed["done"] < 6, "the kill should land mid-run"
-    eps, steps = tables(run_dir)
+    _, eps, steps = run_tables(run_dir)
     assert len(eps) == 6 and len({e["episode_key"] for e in eps}) == 6
     assert (eps, steps) == local_tables

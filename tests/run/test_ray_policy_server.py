@@ -14,12 +14,10 @@ import numpy as np
 import pytest
 
 from mistvla.harness.config.run import parse_config
-from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.run.scheduler import run
 
 ray = pytest.importorskip("ray")
 
-VOLATILE = {"wall_time_s", "started_utc", "run_id"}
 CHECKPOINT = Path(__file__).resolve().parents[2] / "experiments/artifacts/reference/libero_spatial"
 SERVER = {"num_cpus": 0, "max_batch": 4, "wait_ms": 20}
 
@@ -42,16 +40,9 @@ def config(tmp: Path, executor: dict, workers: int, lockstep: int = 1):
     )
 
 
-def tables(run_dir: Path) -> tuple[list[dict], list[dict], dict]:
-    store = ResultsStore.read(run_dir)
-    eps = sorted(
-        ({k: v for k, v in r.items() if k not in VOLATILE} for r in store.episodes().to_pylist()),
-        key=lambda r: r["episode_key"],
-    )
-    steps = sorted(
-        ({k: v for k, v in r.items() if k != "run_id"} for r in store.steps().to_pylist()),
-        key=lambda r: (r["episode_key"], r["step"]),
-    )
+def tables(run_tables, run_dir: Path) -> tuple[list[dict], list[dict], dict]:
+    """Episode and step tables (conftest's comparable form) and every stored hidden state."""
+    store, eps, steps = run_tables(run_dir)
     hidden = {(e["episode_key"], h): np.asarray(store.hidden(e["episode_key"], h)) for e in eps
               for h in e["hidden_layers"]}  # fmt: skip
     return eps, steps, hidden
@@ -89,8 +80,11 @@ def _kill_one_mid_run(episodes_dir: Path, killed: dict[str, int]) -> None:
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory):
-    return tables(run(config(tmp_path_factory.mktemp("local"), {"kind": "local"}, workers=1), progress=False))
+def local(tmp_path_factory, run_tables):
+    return tables(
+        run_tables,
+        run(config(tmp_path_factory.mktemp("local"), {"kind": "local"}, workers=1), progress=False),
+    )
 
 
 def assert_same(served: tuple, local: tuple) -> None:
@@ -110,17 +104,19 @@ def assert_same(served: tuple, local: tuple) -> None:
         np.testing.assert_allclose(arr.astype(np.float32), local[2][key].astype(np.float32), atol=1e-2)
 
 
-def test_policy_server_gives_the_local_tables_through_an_actor_kill(cluster, local, tmp_path):
+def test_policy_server_gives_the_local_tables_through_an_actor_kill(cluster, local, run_tables, tmp_path):
     cfg = config(tmp_path, {"kind": "ray", "policy_server": SERVER}, workers=2)
     killed: dict[str, int] = {}
     killer = threading.Thread(target=_kill_one_mid_run, args=(cfg.run_dir / "episodes", killed), daemon=True)
     killer.start()
-    served = tables(run(cfg, progress=False))
+    served = tables(run_tables, run(cfg, progress=False))
     killer.join()
     assert killed and killed["done"] < 4, "the kill should land mid-run"
     assert_same(served, local)
 
 
-def test_lockstep_groups_through_the_policy_server_give_the_local_tables(cluster, local, tmp_path):
+def test_lockstep_groups_through_the_policy_server_give_the_local_tables(
+    cluster, local, run_tables, tmp_path
+):
     cfg = config(tmp_path, {"kind": "ray", "policy_server": SERVER}, workers=2, lockstep=2)
-    assert_same(tables(run(cfg, progress=False)), local)
+    assert_same(tables(run_tables, run(cfg, progress=False)), local)
