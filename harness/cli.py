@@ -122,6 +122,22 @@ def _cmd_demos(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from mistvla.harness.datasets.run_export import ExportSelection, export_run
+
+    selection = ExportSelection(
+        interventions=tuple(args.intervention) if args.intervention else None,
+        successes_only=args.successes_only,
+        clean_only=args.clean_only,
+        val_init_states=tuple(int(k) for k in args.val_init_states.split(","))
+        if args.val_init_states
+        else (),
+    )
+    root = export_run(args.run_dir, args.out, selection, overwrite=args.overwrite, progress=not args.quiet)
+    print(f"written: {root}")
+    return 0
+
+
 def _cmd_train_policy(args: argparse.Namespace) -> int:
     from mistvla.policies.reference.ship import ship
     from mistvla.policies.reference.train import load_train_config, train
@@ -207,6 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset directory")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_demos)
+
+    p = sub.add_parser("export", help="write a run directory's episodes as a LeRobot dataset")
+    p.add_argument("run_dir")
+    p.add_argument("--out", required=True, help="dataset root to create")
+    p.add_argument(
+        "--intervention", action="append", metavar="NAME", help="only this intervention (repeatable)"
+    )
+    p.add_argument("--successes-only", action="store_true", help="only successful episodes")
+    p.add_argument("--clean-only", action="store_true", help="only episodes without an env perturbation")
+    p.add_argument("--val-init-states", metavar="K,K", help="init states marked val in the split")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset directory")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(
         "train-policy", help="train the reference policy on LeRobot demonstrations (resumable)"

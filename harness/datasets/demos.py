@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mistvla.harness.config.typed import from_dict
+from mistvla.harness.envs.tasks import suite_object_names
 from mistvla.harness.envs.vectors import environment_vector, state_vector
 from mistvla.harness.errors import ConfigError
 
@@ -69,22 +70,6 @@ def load_demo_config(path: str | Path) -> DemoConfig:
     import yaml
 
     return from_dict(DemoConfig, yaml.safe_load(Path(path).read_text()) or {}, "")
-
-
-def suite_object_names(suite: str) -> list[str]:
-    """Sorted names of every object and fixture in any task of ``suite`` (from the BDDL files)."""
-    from mistvla.harness.envs.setup import ensure_libero
-    from mistvla.harness.envs.tasks import suite_tasks
-
-    ensure_libero()
-    from libero.libero.envs.bddl_utils import robosuite_parse_problem
-
-    names: set[str] = set()
-    for task in suite_tasks(suite):
-        problem = robosuite_parse_problem(task.bddl_file)
-        for group in ("objects", "fixtures"):
-            names.update(n for members in problem[group].values() for n in members)
-    return sorted(names)
 
 
 def episode_seed(seed: int, task: int, init_state: int) -> int:
@@ -139,7 +124,7 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
     from mistvla.policies.scripted.expert import PerturbationConfig, ScriptedExpert
 
     tasks = cfg.tasks if cfg.tasks is not None else [t.index for t in suite_tasks(cfg.suite)]
-    names = suite_object_names(cfg.suite)
+    names = list(suite_object_names(cfg.suite))
     writer = DemoWriter(
         cfg.root, f"mistvla/{cfg.name}", names, cfg.cameras, cfg.image_size, cfg.fps, overwrite
     )

@@ -29,20 +29,22 @@ META_FILE = "meta/mistvla.json"
 
 
 def demo_features(object_names: Sequence[str], cameras: Sequence[str], image_size: int) -> dict[str, Any]:
-    """The LeRobot feature specification of a demonstration dataset."""
+    """The LeRobot feature specification of a demonstration dataset (no
+    ``observation.environment_state`` when ``object_names`` is empty)."""
     feats: dict[str, Any] = {
         "observation.state": {"dtype": "float32", "shape": (len(STATE_NAMES),), "names": list(STATE_NAMES)},
-        "observation.environment_state": {
-            "dtype": "float32",
-            "shape": (7 * len(object_names),),
-            "names": environment_names(object_names),
-        },
         "action": {"dtype": "float32", "shape": (7,), "names": list(ACTION_NAMES)},
         "executed_action": {"dtype": "float32", "shape": (7,), "names": list(ACTION_NAMES)},
         "init_state": {"dtype": "int64", "shape": (1,), "names": None},
         "episode_seed": {"dtype": "int64", "shape": (1,), "names": None},
         "task_in_suite": {"dtype": "int64", "shape": (1,), "names": None},
     }
+    if object_names:
+        feats["observation.environment_state"] = {
+            "dtype": "float32",
+            "shape": (7 * len(object_names),),
+            "names": environment_names(object_names),
+        }
     for cam in cameras:
         feats[f"observation.images.{cam}"] = {
             "dtype": "image",

@@ -155,3 +155,18 @@ def list_tasks(suite: str | None = None) -> list[TaskInfo]:
     """Tasks of one suite, or of every suite when ``suite`` is None."""
     suites = SUITES if suite is None else (suite,)
     return [t for s in suites for t in suite_tasks(s)]
+
+
+@cache
+def suite_object_names(suite: str) -> tuple[str, ...]:
+    """Sorted names of every object and fixture in any task of ``suite`` (from the BDDL files):
+    the slots of ``observation.environment_state`` in demonstrations and run exports."""
+    tasks = suite_tasks(suite)
+    from libero.libero.envs.bddl_utils import robosuite_parse_problem
+
+    names: set[str] = set()
+    for task in tasks:
+        problem = robosuite_parse_problem(task.bddl_file)
+        for group in ("objects", "fixtures"):
+            names.update(n for members in problem[group].values() for n in members)
+    return tuple(sorted(names))

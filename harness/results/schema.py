@@ -26,8 +26,8 @@ from typing import Any, TypedDict
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
-"""2: episode records gained ``peak_risk``."""
+SCHEMA_VERSION = 3
+"""2: episode records gained ``peak_risk``; 3: steps gained ``state`` and ``environment_state``."""
 
 TERMINATION_REASONS = (
     "success",
@@ -126,6 +126,8 @@ STEP_SCHEMA = pa.schema(
         ("collision_force", pa.float32()),
         ("eef_pos", pa.list_(pa.float32(), 3)),
         ("eef_quat", pa.list_(pa.float32(), 4)),
+        ("state", pa.list_(pa.float32(), 8)),  # observation.state layout (harness.envs.vectors.STATE_NAMES)
+        ("environment_state", pa.list_(pa.float32())),  # privileged poses of the suite's objects; null: none
     ],
     metadata={"mistvla_schema_version": str(SCHEMA_VERSION)},
 )

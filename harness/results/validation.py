@@ -138,7 +138,7 @@ def steps_table(
 
     ``steps`` maps column names of :data:`STEP_SCHEMA` to arrays with one entry
     per step (``n_steps`` of them); ``step`` defaults to ``0..n_steps-1`` and the
-    optional columns (risk, force, quaternion) to null.
+    optional columns (risk, force, quaternion, state) to null.
     """
     cols = _as_columns(steps)
     unknown = sorted(set(cols) - set(STEP_SCHEMA.names) - {"run_id", "episode_key"})

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mistvla.harness.envs.tasks import suite_object_names
+from mistvla.harness.envs.vectors import environment_vector, state_vector
 from mistvla.harness.interventions.base import Intervention
 from mistvla.harness.risk.base import RiskSignal, RiskSource
 from mistvla.harness.run.plan import EpisodeSpec
@@ -64,6 +66,8 @@ STEP_COLUMNS = (
     "collision_force",
     "eef_pos",
     "eef_quat",
+    "state",
+    "environment_state",
 )
 
 
@@ -170,6 +174,8 @@ class EpisodeStepper:
             "risk_per_dim": None if risk.per_dim is None else np.asarray(risk.per_dim).tolist(),
             "eef_pos": obs["proprio"]["eef_pos"].tolist(),
             "eef_quat": obs["proprio"]["eef_quat"].tolist(),
+            "state": state_vector(obs).tolist(),
+            "environment_state": self._environment_state(obs),
             "n_collision_events": 0,
             "collision_force": None,
         }
@@ -186,6 +192,12 @@ class EpisodeStepper:
             self.done = True
         elif applied.stop_episode:  # the hold step was executed; the episode ends here
             self.reason, self.done = "stopped", True
+
+    def _environment_state(self, obs: dict[str, Any]) -> list[float] | None:
+        """The suite's object poses (``observation.environment_state`` of an export); None unprivileged."""
+        if "privileged" not in obs:
+            return None
+        return environment_vector(obs, suite_object_names(self.spec.id.suite)).tolist()
 
     def result(self) -> EpisodeResult:
         env, intervention, cols = self.env, self.intervention, self.cols

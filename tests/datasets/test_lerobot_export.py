@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mistvla.harness.datasets.demos import collect_episode, suite_object_names
+from mistvla.harness.datasets.demos import collect_episode
 from mistvla.harness.datasets.lerobot_export import DemoWriter, read_meta
 from mistvla.harness.envs.libero import LiberoEnv
+from mistvla.harness.envs.tasks import suite_object_names
 from mistvla.policies.scripted.expert import PerturbationConfig, ScriptedExpert
 
 
 @pytest.fixture(scope="module")
 def stepped(tmp_path_factory):
-    names = suite_object_names("libero_spatial")
+    names = list(suite_object_names("libero_spatial"))
     env = LiberoEnv("libero_spatial", 0, cameras=(), privileged=True, max_steps=15)
     try:
         expert = ScriptedExpert(perturbation=PerturbationConfig(action_noise=0.3))
