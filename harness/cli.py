@@ -138,6 +138,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    from mistvla.harness.run.pipeline import load_pipeline, run_pipeline
+
+    return run_pipeline(load_pipeline(args.file), from_scratch=args.from_scratch, dry_run=args.dry_run)
+
+
 def _cmd_train_policy(args: argparse.Namespace) -> int:
     from mistvla.policies.reference.ship import ship
     from mistvla.policies.reference.train import load_train_config, train
@@ -182,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="worker count (default: the config's)")
     p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("pipeline", help="run a chain of mistvla commands from a file (skips what exists)")
+    p.add_argument("file", help="pipeline YAML, e.g. experiments/mist_full.yaml")
+    p.add_argument("--from-scratch", action="store_true", help="delete each step's outputs and remake them")
+    p.add_argument("--dry-run", action="store_true", help="print what would run")
+    p.set_defaults(func=_cmd_pipeline)
 
     p = sub.add_parser("report", help="print and write the comparison table of a run directory")
     p.add_argument("run_dir")
