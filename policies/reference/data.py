@@ -35,12 +35,15 @@ class DemoFrames:
     object_names: list[str]
     meta: dict[str, Any]
     data_hash: str
+    past: np.ndarray | None = None
+    """The state ``history`` frames earlier (:func:`~mistvla.policies.reference.features.past_states`)."""
 
     def select(self, mask: np.ndarray) -> DemoFrames:
         idx = np.flatnonzero(mask)
         return DemoFrames(
             self.state[idx], self.env[idx], self.action[idx], self.episode[idx], self.init_state[idx],
             [self.instruction[i] for i in idx], self.object_names, self.meta, self.data_hash,
+            None if self.past is None else self.past[idx],
         )  # fmt: skip
 
 

@@ -10,10 +10,17 @@ Both become the 9 entries of their rotation matrix, which is continuous.
   (``relative=True`` models), 3 more per object: its position minus the end effector's, so that
   the network reads "how far is the gripper from the bowl" directly instead of subtracting two
   tokens (measured: without it the policy stalls ~1 cm off the grasp point, docs/reference_policy.md).
+- history (``history=k`` models): 5 more state features, the end effector's displacement and the
+  fingers' change since k steps ago. The expert's switches depend on its recent past (it closes
+  the gripper when its descent has stalled for 6 steps, e.g. on a can whose grasp point is below
+  what the fingers can reach); from the current state alone that switch is invisible.
 
 >>> s = np.array([[0.1, 0.2, 0.3, np.pi, 0, 0, 0.04, -0.04]])
 >>> state_features(s).shape, np.round(state_features(s)[0, 3:12], 6).tolist()[:5]
 ((1, 14), [1.0, 0.0, 0.0, 0.0, -1.0])
+>>> past = s.copy(); past[0, 2] = 0.2
+>>> np.round(state_features(s, past)[0, 14:].astype(float), 6).tolist()
+[0.0, 0.0, 0.1, 0.0, 0.0]
 >>> env = np.array([[1, 2, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]], dtype=float)
 >>> environment_features(env).reshape(2, 12)[:, 3].tolist()
 [1.0, 0.0]
@@ -28,6 +35,7 @@ import numpy as np
 STATE_FEATURES = 14
 OBJECT_FEATURES = 12
 RELATIVE_FEATURES = 3
+HISTORY_FEATURES = 5
 
 
 def axis_angle_to_matrix(v: np.ndarray) -> np.ndarray:
@@ -60,11 +68,30 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     return m * present[:, None, None]
 
 
-def state_features(state: np.ndarray) -> np.ndarray:
-    """(N, 8) dataset states -> (N, 14) float32."""
+def state_features(state: np.ndarray, past: np.ndarray | None = None) -> np.ndarray:
+    """(N, 8) dataset states -> (N, 14) float32; with ``past`` (N, 8), the states k steps
+    earlier: (N, 19), + eef displacement and finger change since then."""
     s = np.asarray(state, dtype=np.float64)
     rot = axis_angle_to_matrix(s[:, 3:6]).reshape(-1, 9)
-    return np.concatenate([s[:, :3], rot, s[:, 6:8]], axis=-1).astype(np.float32)
+    parts = [s[:, :3], rot, s[:, 6:8]]
+    if past is not None:
+        q = np.asarray(past, dtype=np.float64)
+        parts += [s[:, :3] - q[:, :3], s[:, 6:8] - q[:, 6:8]]
+    return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def past_states(state: np.ndarray, episode: np.ndarray, k: int) -> np.ndarray:
+    """(N, 8): for each frame the state ``k`` frames earlier in its episode (its first frame if
+    fewer); frames of an episode are consecutive and in time order.
+
+    >>> past_states(np.arange(5.0)[:, None], np.array([0, 0, 0, 1, 1]), 2)[:, 0].tolist()
+    [0.0, 0.0, 0.0, 3.0, 3.0]
+    """
+    n = len(state)
+    idx = np.arange(n)
+    new = np.r_[True, episode[1:] != episode[:-1]]
+    start = np.maximum.accumulate(np.where(new, idx, 0))
+    return np.asarray(state)[np.maximum(idx - k, start)]
 
 
 def environment_features(env: np.ndarray, eef_pos: np.ndarray | None = None) -> np.ndarray:

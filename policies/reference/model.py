@@ -59,6 +59,8 @@ class ReferenceConfig:
 
     relative_env: bool = False
     """Each object's position relative to the end effector is part of its features."""
+    history: int = 0
+    """> 0: the state gains the displacement since ``history`` steps ago (``state_dim`` 19)."""
 
     model_type: ClassVar[str] = "mistvla_reference"
 

@@ -33,11 +33,16 @@ from mistvla.policies.reference.features import environment_features, state_feat
 
 
 def model_inputs(
-    ckpt: Checkpoint, ids: list[int], states: np.ndarray, envs: np.ndarray
+    ckpt: Checkpoint, ids: list[int], states: np.ndarray, envs: np.ndarray, past: np.ndarray | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Token ids and normalized features for (N, 8) dataset states and (N, 7 K) object poses."""
+    """Token ids and normalized features for (N, 8) dataset states and (N, 7 K) object poses
+    (``past``: the (N, 8) states ``history`` steps earlier, for models with ``history``)."""
     n = len(states)
-    s = ckpt.normalizer.normalize("state", state_features(states))
+    if ckpt.model.config.history > 0 and past is None:
+        raise ValueError("this checkpoint reads history: pass past (the states history steps earlier)")
+    s = ckpt.normalizer.normalize(
+        "state", state_features(states, past if ckpt.model.config.history > 0 else None)
+    )
     eef = np.asarray(states)[:, :3] if ckpt.model.config.relative_env else None
     e = ckpt.normalizer.normalize("env", environment_features(envs, eef))
     return torch.tensor([ids] * n, dtype=torch.long), torch.from_numpy(s), torch.from_numpy(e)
@@ -92,6 +97,7 @@ class ReferencePolicy(HookedPolicy):
         self._rng = np.random.default_rng(0)
         self._pose_offset = np.zeros((len(self.ckpt.object_names), 2))
         self.last_step: dict[str, Any] = {}
+        self._states: list[np.ndarray] = []
 
     @property
     def model(self) -> torch.nn.Module:
@@ -109,6 +115,16 @@ class ReferencePolicy(HookedPolicy):
             self._rng.normal(0.0, self.pose_noise, (k, 2)) if self.pose_noise > 0 else np.zeros((k, 2))
         )
         self.last_step = {}
+        self._states = []
+
+    def observe_state(self, obs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """This step's (8,) state and the one ``history`` steps earlier in the episode (the first
+        state while fewer have passed); remembers this one (call once per step)."""
+        state = state_vector(obs)
+        k = self.ckpt.model.config.history
+        self._states.append(state)
+        del self._states[: max(0, len(self._states) - k - 1)]
+        return state, self._states[0]
 
     def observed_environment(self, obs: dict[str, Any]) -> np.ndarray:
         """(7 K,) object poses as the policy perceives them (with ``pose_noise`` jitter)."""
@@ -117,11 +133,11 @@ class ReferencePolicy(HookedPolicy):
         env[present, :2] += self._pose_offset[present]
         return env.reshape(-1)
 
-    def predict(self, states: np.ndarray, envs: np.ndarray) -> np.ndarray:
+    def predict(self, states: np.ndarray, envs: np.ndarray, past: np.ndarray | None = None) -> np.ndarray:
         """(N, 7) raw network outputs for this episode's instruction, hooks armed meanwhile."""
         if self.instruction is None:
             raise RuntimeError("call reset(instruction) before select_action")
-        ids, s, e = model_inputs(self.ckpt, self._ids, states, envs)
+        ids, s, e = model_inputs(self.ckpt, self._ids, states, envs, past)
         with torch.no_grad(), self.hook_session():
             out = self.ckpt.model(ids, s, e)
         return out.numpy()
@@ -138,9 +154,10 @@ class ReferencePolicy(HookedPolicy):
         lead = policies[0]
         if any(p.instruction is None for p in policies):
             raise RuntimeError("call reset(instruction) before select_action")
-        states = np.stack([state_vector(o) for o in observations])
+        pairs = [p.observe_state(o) for p, o in zip(policies, observations, strict=True)]
+        states, past = np.stack([a for a, _ in pairs]), np.stack([b for _, b in pairs])
         envs = np.stack([p.observed_environment(o) for p, o in zip(policies, observations, strict=True)])
-        _, s, e = model_inputs(lead.ckpt, lead._ids, states, envs)
+        _, s, e = model_inputs(lead.ckpt, lead._ids, states, envs, past)
         ids = torch.tensor([p._ids for p in policies], dtype=torch.long)
         with torch.no_grad(), lead.batch_hook_session(policies):
             out = lead.ckpt.model(ids, s, e).numpy()
@@ -153,7 +170,8 @@ class ReferencePolicy(HookedPolicy):
 
     def select_action(self, obs: dict[str, Any]) -> np.ndarray:
         """float32 (7,): delta pose in [-1, 1], gripper -1 open / +1 close."""
-        out = self.predict(state_vector(obs)[None], self.observed_environment(obs)[None])
+        state, past = self.observe_state(obs)
+        out = self.predict(state[None], self.observed_environment(obs)[None], past[None])
         action = decode_actions(self.ckpt, out)[0]
         self.last_step = {"gripper_logit": float(out[0, 6])}
         if self.action_noise > 0:

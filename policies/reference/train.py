@@ -22,7 +22,14 @@ import torch
 from mistvla.harness.config.typed import from_dict
 from mistvla.policies.reference.checkpoint import Checkpoint, save_checkpoint
 from mistvla.policies.reference.data import DemoFrames, load_many, split_masks
-from mistvla.policies.reference.features import environment_features, object_features, state_features
+from mistvla.policies.reference.features import (
+    HISTORY_FEATURES,
+    STATE_FEATURES,
+    environment_features,
+    object_features,
+    past_states,
+    state_features,
+)
 from mistvla.policies.reference.model import ReferenceConfig, ReferenceModel
 from mistvla.policies.reference.normalization import Normalizer
 from mistvla.policies.reference.tokenizer import WordTokenizer
@@ -45,6 +52,8 @@ class TrainConfig:
     pool_instruction: bool = True
     relative_env: bool = False
     """Object positions relative to the end effector as extra features (see ``features.py``)."""
+    history: int = 0
+    """> 0: the eef displacement since this many steps ago as extra state features (``features.py``)."""
     epochs: int = 40
     batch_size: int = 256
     lr: float = 1e-3
@@ -78,7 +87,7 @@ def _tensors(
     vocab = {t: tok.encode(t, length) for t in sorted(set(frames.instruction))}
     return {
         "ids": torch.tensor([vocab[t] for t in frames.instruction], dtype=torch.long),
-        "state": torch.from_numpy(norm.normalize("state", state_features(frames.state))),
+        "state": torch.from_numpy(norm.normalize("state", state_features(frames.state, frames.past))),
         "env": torch.from_numpy(norm.normalize("env", _env(frames, relative))),
         "arm": torch.from_numpy(norm.normalize("action", frames.action[:, :6])),
         "grip": torch.from_numpy((frames.action[:, 6] > 0).astype(np.float32)),
@@ -114,11 +123,13 @@ def prepare(
 ) -> tuple[Checkpoint, dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
     """Model, normalization and tokenizer fitted on the training frames; train and validation tensors."""
     frames = load_many(list(cfg.dataset), cfg.repo_id)
+    if cfg.history > 0:  # before the split: the past of a frame is in its own episode
+        frames.past = past_states(frames.state, frames.episode, cfg.history)
     train_mask, val_mask, split = split_masks(frames, cfg.val_init_states)
     train, val = frames.select(train_mask), frames.select(val_mask)
     norm = Normalizer.fit(
         {
-            "state": state_features(train.state),
+            "state": state_features(train.state, train.past),
             "env": _env(train, cfg.relative_env),
             "action": train.action[:, :6],
         }
@@ -130,7 +141,8 @@ def prepare(
             vocab_size=len(tok.vocab), env_dim=object_features(cfg.relative_env) * len(frames.object_names),
             hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
             intermediate_size=cfg.intermediate_size, prompt_length=cfg.prompt_length,
-            pool_instruction=cfg.pool_instruction, relative_env=cfg.relative_env,
+            pool_instruction=cfg.pool_instruction, relative_env=cfg.relative_env, history=cfg.history,
+            state_dim=STATE_FEATURES + (HISTORY_FEATURES if cfg.history > 0 else 0),
         )
     )  # fmt: skip
     split = {**split, "n_train_frames": len(train.action), "n_val_frames": len(val.action),
