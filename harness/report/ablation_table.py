@@ -53,6 +53,8 @@ def plot_strength(spec: Any, rows: list[MethodMetrics], path: str | Path) -> Pat
         )
         ax.axhline(getattr(base, attr).value, color=color, ls="--", lw=1, label=f"{name} base")
     ax.set_xscale("log")
+    ax.set_xticks(xs, [f"{a:g}" for a in xs])  # the alphas run, not log-scale minor labels
+    ax.minorticks_off()
     ax.set_xlabel("relative strength alpha")
     ax.set_ylabel("rate")
     ax.set_ylim(-0.02, 1.02)
