@@ -44,8 +44,9 @@ class ExportSelection:
             return False
         if self.successes_only and not rec["success"]:
             return False
-        clean = rec["perturbation"] == "none" or int(rec["perturbation_level"]) == 0
-        return clean or not self.clean_only
+        from mistvla.harness.results.identity import EpisodeId
+
+        return not self.clean_only or EpisodeId.from_record(rec).is_clean
 
 
 def export_run(
@@ -83,7 +84,7 @@ def export_run(
         }
         if privileged:
             frames["observation.environment_state"] = cols["environment_state"]
-        ident = EpisodeId(**{k: rec[k] for k in EpisodeId.field_names()})
+        ident = EpisodeId.from_record(rec)
         record = {
             **{k: rec[k] for k in ("policy", "intervention", "suite", "task", "success", "termination_reason")},
             "task_in_suite": rec["task_index"], "init_state": rec["init_state"], "seed": rec["seed"],

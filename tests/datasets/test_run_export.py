@@ -105,3 +105,11 @@ def test_empty_selection_and_stateless_runs_are_one_line_errors(run_dir: Path, t
     with pytest.raises(ConfigError, match="no per-step 'state'"):
         export_run(old, tmp_path / "b", progress=False)
     assert not (tmp_path / "b").exists()
+
+
+def test_selection_filters(run_dir: Path) -> None:
+    rec = ResultsStore.read(run_dir).episodes().to_pylist()[0]
+    noisy = {**rec, "perturbation": "actuation_noise", "perturbation_level": 4, "success": False}
+    assert ExportSelection(clean_only=True).keeps(rec) and not ExportSelection(clean_only=True).keeps(noisy)
+    assert ExportSelection().keeps(noisy) and not ExportSelection(successes_only=True).keeps(noisy)
+    assert not ExportSelection(interventions=("stop",)).keeps(rec)
