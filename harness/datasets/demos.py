@@ -40,6 +40,9 @@ class DemoConfig:
     val_init_states: list[int] = field(default_factory=lambda: [36, 37, 38, 39])
     seeds: list[int] = field(default_factory=lambda: [0])
     action_noise: float = 0.1
+    quiet_phases: list[str] = field(default_factory=list)
+    """Expert phases without ``action_noise`` (e.g. ``[descend, grasp]``: the stall the expert closes
+    on stays visible; see ``PerturbationConfig.quiet_phases``)."""
     keep_failures: bool = False
     max_steps: int | None = None
     cameras: list[str] = field(default_factory=list)
@@ -59,6 +62,11 @@ class DemoConfig:
             raise ConfigError(f"val_init_states: {sorted(overlap)} are also train_init_states")
         if self.action_noise < 0:
             raise ConfigError(f"action_noise: must be >= 0, got {self.action_noise}")
+        from mistvla.policies.scripted.expert import PHASES
+
+        unknown = sorted(set(self.quiet_phases) - set(PHASES))
+        if unknown:
+            raise ConfigError(f"quiet_phases: unknown phase(s) {unknown}; phases are {list(PHASES)}")
 
     @property
     def root(self) -> Path:
@@ -157,7 +165,8 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
                     )  # fmt: skip
                 env = envs[task]
                 ep_seed = episode_seed(seed, task, k)
-                expert = ScriptedExpert(perturbation=PerturbationConfig(action_noise=cfg.action_noise))
+                noise = PerturbationConfig(action_noise=cfg.action_noise, quiet_phases=tuple(cfg.quiet_phases))
+                expert = ScriptedExpert(perturbation=noise)
                 frames, success, perturbation = collect_episode(
                     env, expert, k, seed, ep_seed, names, cfg.cameras
                 )

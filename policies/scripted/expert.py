@@ -71,6 +71,9 @@ class ScriptedExpert(Policy):
         self.spec = spec
         self._bound_to: Any = None
         self.perturbation = perturbation or PerturbationConfig()
+        unknown = sorted(set(self.perturbation.quiet_phases) - set(PHASES))
+        if unknown:
+            raise ValueError(f"quiet_phases: unknown phase(s) {unknown}; phases are {list(PHASES)}")
         self.max_attempts = max_attempts
         self.hover = hover
         self._episode = 0
@@ -179,11 +182,12 @@ class ScriptedExpert(Policy):
         if "privileged" not in obs:
             raise KeyError("ScriptedExpert needs privileged observations: make the env with privileged=True")
         self._phase_t += 1  # 1 on the first step of a phase
+        acting_phase = self.phase
         action = self._act(obs)
         self.t += 1
         self.last_clean_action = np.clip(action, -1.0, 1.0).astype(np.float32)  # before action_noise
         p = self.episode_perturbation
-        if p.action_noise > 0:
+        if p.action_noise > 0 and acting_phase not in self.perturbation.quiet_phases:
             action[:6] += self._noise.normal(0.0, p.action_noise, 6)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 

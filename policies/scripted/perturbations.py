@@ -14,6 +14,10 @@ so the same (seed, episode) always gives the same perturbed behaviour.
 - ``wrong_object_prob``: probability that the expert goes for a distractor
   (another movable object, preferring ones of the same kind) instead of the goal object.
 - ``speed_scale``: multiplies the arm's speed (>1 jerky, hits things; <1 slow, times out).
+- ``quiet_phases``: expert phases in which ``action_noise`` is not added. DART demonstrations use
+  ``("descend", "grasp")``: the expert closes when its descent stalls (< 2 mm in 6 steps), which noise
+  of std 0.1 hides (the hand jiggles ~9 mm per 6 steps), so under noise the close came from a phase
+  timer a learner cannot see (docs/reference_policy.md, libero_object bottles).
 
 >>> cfg = PerturbationConfig(action_noise=0.1, grasp_offset=0.02, seed=3)
 >>> a, b = cfg.sample(episode=5), cfg.sample(episode=5)
@@ -48,6 +52,7 @@ class PerturbationConfig:
     wrong_object_prob: float = 0.0
     speed_scale: float = 1.0
     seed: int = 0
+    quiet_phases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("action_noise", "grasp_offset", "overshoot"):
@@ -71,7 +76,9 @@ class PerturbationConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["quiet_phases"] = list(self.quiet_phases)
+        return out
 
     def sample(self, episode: int) -> EpisodePerturbation:
         """The concrete perturbation of episode ``episode`` (deterministic in (seed, episode))."""

@@ -104,3 +104,25 @@ def test_select_action_needs_privileged_observations(spatial0):
     policy.reset(spatial0.instruction)
     with pytest.raises(KeyError, match="privileged=True"):
         policy.select_action({"proprio": {}})
+
+
+def test_quiet_phases_execute_the_clean_action_there_and_noise_elsewhere(spatial0):
+    cfg = PerturbationConfig(action_noise=0.2, quiet_phases=("approach",))
+    policy = ScriptedExpert(perturbation=cfg)
+    policy.bind(spatial0)
+    obs, _ = spatial0.reset(seed=0, options={"init_state": 0})
+    policy.reset(spatial0.instruction, seed=0)
+    phases = []
+    while phases.count("descend") < 10 and len(phases) < 150:  # into the (noisy) descent
+        phase = policy.phase
+        executed = policy.select_action(obs)
+        quiet = np.array_equal(executed, policy.last_clean_action)
+        assert quiet == (phase == "approach"), (phase, executed, policy.last_clean_action)
+        phases.append(phase)
+        obs, *_ = spatial0.step(executed)
+    assert phases.count("approach") > 5 and phases.count("descend") == 10
+
+
+def test_quiet_phases_must_name_expert_phases():
+    with pytest.raises(ValueError, match=r"quiet_phases: unknown phase\(s\) \['hover'\]"):
+        ScriptedExpert(perturbation=PerturbationConfig(action_noise=0.1, quiet_phases=("hover",)))
