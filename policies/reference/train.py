@@ -54,6 +54,12 @@ class TrainConfig:
     """Object positions relative to the end effector as extra features (see ``features.py``)."""
     history: int = 0
     """> 0: the eef displacement since this many steps ago as extra state features (``features.py``)."""
+    input_std_floor: float | None = None
+    """Least std of a varying state/env feature (None: no floor). Static objects' rotations vary by
+    ~1e-5 in LIBERO's init states; unfloored, a 1 cm / 5 degree object_layout shift gave thousands of
+    stds and SR 0/20 (docs/reference_policy.md, perturbation sweep)."""
+    input_clip: float | None = None
+    """Bound on normalized state/env features (None: unbounded)."""
     epochs: int = 40
     batch_size: int = 256
     lr: float = 1e-3
@@ -132,7 +138,9 @@ def prepare(
             "state": state_features(train.state, train.past),
             "env": _env(train, cfg.relative_env),
             "action": train.action[:, :6],
-        }
+        },
+        floor={k: cfg.input_std_floor for k in ("state", "env")} if cfg.input_std_floor else None,
+        clip={k: cfg.input_clip for k in ("state", "env")} if cfg.input_clip else None,
     )
     tok = WordTokenizer.build(sorted(set(frames.instruction)))
     torch.manual_seed(cfg.seed)

@@ -145,3 +145,29 @@ def test_relative_env_checkpoint_reads_object_minus_eef(tmp_path):
     policy = ReferencePolicy(saved)
     policy.reset(INSTR, seed=0)
     assert policy.select_action(_obs(rng)).shape == (7,)
+
+
+def test_floored_and_clipped_normalization_survives_the_checkpoint(tmp_path):
+    """A nearly constant input (a static object's rotation) stays bounded after a save and a load."""
+    from mistvla.policies.reference.features import environment_features
+    from mistvla.policies.reference.policy import model_inputs
+
+    torch.manual_seed(0)
+    tok = WordTokenizer.build([INSTR])
+    model = ReferenceModel(ReferenceConfig(len(tok.vocab), 24, hidden_size=32, num_layers=2, num_heads=2,
+                                           intermediate_size=64, prompt_length=12))  # fmt: skip
+    rng = np.random.default_rng(0)
+    env = rng.normal(size=(50, 24))
+    env[:, 4] = 1e-5 * rng.normal(size=50)  # bowl_1's R01, std ~1e-5: a 0.3 rad turn is ~3e4 stds
+    arrays = {"state": rng.normal(size=(50, 14)), "env": env, "action": rng.normal(size=(50, 6))}
+    norm = Normalizer.fit(arrays, floor={"state": 0.02, "env": 0.02}, clip={"state": 5.0, "env": 5.0})
+    saved = save_checkpoint(tmp_path / "fl", Checkpoint(model, tok, norm, NAMES, {"by": "init_state"}, {}))
+    ckpt = load_checkpoint(saved)
+    envs = np.zeros((1, 14))
+    envs[0, 3:7] = [0.0, 0.0, np.sin(0.15), np.cos(0.15)]  # bowl_1 turned 0.3 rad about z
+    states = np.array([[0.1, 0.2, 1.0, 3.1, 0, 0, 0.04, -0.04]])
+    _, s, e = model_inputs(ckpt, tok.encode(INSTR, 12), states, envs)
+    assert float(ckpt.normalizer.stats["env"]["std"][4]) == pytest.approx(0.02)
+    assert float(e[0, 4]) == -5.0 and float(e.abs().max()) <= 5.0 and float(s.abs().max()) <= 5.0
+    unfloored = Normalizer.fit(arrays).normalize("env", environment_features(envs))
+    assert abs(float(unfloored[0, 4])) > 1000
