@@ -43,6 +43,9 @@ class DemoConfig:
     quiet_phases: list[str] = field(default_factory=list)
     """Expert phases without ``action_noise`` (e.g. ``[descend, grasp]``: the stall the expert closes
     on stays visible; see ``PerturbationConfig.quiet_phases``)."""
+    settle_grasp: bool = False
+    """The expert lifts once its fingers have stopped closing, not after a fixed 12 steps
+    (``ScriptedExpert(settle_grasp=True)``): an observable switch for a learner with history."""
     keep_failures: bool = False
     max_steps: int | None = None
     cameras: list[str] = field(default_factory=list)
@@ -166,7 +169,7 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
                 env = envs[task]
                 ep_seed = episode_seed(seed, task, k)
                 noise = PerturbationConfig(action_noise=cfg.action_noise, quiet_phases=tuple(cfg.quiet_phases))
-                expert = ScriptedExpert(perturbation=noise)
+                expert = ScriptedExpert(perturbation=noise, settle_grasp=cfg.settle_grasp)
                 frames, success, perturbation = collect_episode(
                     env, expert, k, seed, ep_seed, names, cfg.cameras
                 )

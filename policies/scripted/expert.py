@@ -66,7 +66,13 @@ class ScriptedExpert(Policy):
         perturbation: PerturbationConfig | None = None,
         max_attempts: int = 3,
         hover: float = 0.08,
+        settle_grasp: bool = False,
     ) -> None:
+        """``settle_grasp``: end the grasp when the fingers have stopped closing (their summed
+        opening changed < 1 mm over 6 steps, at most 30 steps) instead of after a fixed 12 steps;
+        a learner that sees the fingers' recent change can then tell when to lift (with the timer,
+        a clean grasp looks the same for several steps before the lift; measured: a policy trained on
+        it closed on the tomato sauce and then held still, 3/10)."""
         super().__init__()
         self.spec = spec
         self._bound_to: Any = None
@@ -76,6 +82,7 @@ class ScriptedExpert(Policy):
             raise ValueError(f"quiet_phases: unknown phase(s) {unknown}; phases are {list(PHASES)}")
         self.max_attempts = max_attempts
         self.hover = hover
+        self.settle_grasp = settle_grasp
         self._episode = 0
         self.episode_perturbation: EpisodePerturbation | None = None
         self.phase = "done"
@@ -125,6 +132,7 @@ class ScriptedExpert(Policy):
         self.phase = phase
         self._phase_t = 0
         self._hist: list[np.ndarray] = []
+        self._fingers: list[float] = []
         self.phase_log.append((self.t, phase))
 
     def _plan(self, obs: dict[str, Any]) -> Grasp:
@@ -161,6 +169,12 @@ class ScriptedExpert(Policy):
         if len(self._hist) <= window:
             return False
         return float(np.linalg.norm(self._hist[-1] - self._hist[-1 - window])) < tol
+
+    def _settled(self, finger: float, window: int = 6, tol: float = 0.001) -> bool:
+        self._fingers.append(finger)
+        if len(self._fingers) <= window:
+            return False
+        return abs(self._fingers[-1] - self._fingers[-1 - window]) < tol
 
     def _placed(self, obs: dict[str, Any]) -> bool:
         poses, goal = obs["privileged"], self.spec.goal
@@ -221,7 +235,11 @@ class ScriptedExpert(Policy):
         if phase == "grasp":
             act, _ = self._move(obs, self._grasp.point, yaw_for_closing_axis(self._grasp.axis_xy), CLOSE, 0.3)
             act[:3] = 0.0
-            if self._phase_t >= 12:
+            if self.settle_grasp:
+                done = self._settled(finger) or self._phase_t >= 30
+            else:
+                done = self._phase_t >= 12
+            if done:
                 self._rest_z = poses[self.grasp_obj][2]
                 self._set_phase("lift")
             return act
