@@ -126,3 +126,19 @@ def test_quiet_phases_execute_the_clean_action_there_and_noise_elsewhere(spatial
 def test_quiet_phases_must_name_expert_phases():
     with pytest.raises(ValueError, match=r"quiet_phases: unknown phase\(s\) \['hover'\]"):
         ScriptedExpert(perturbation=PerturbationConfig(action_noise=0.1, quiet_phases=("hover",)))
+
+
+def test_settle_grasp_lifts_once_the_fingers_stop_closing(spatial0):
+    policy = ScriptedExpert(settle_grasp=True)
+    policy.bind(spatial0)
+    obs, _ = spatial0.reset(seed=0, options={"init_state": 0})
+    policy.reset(spatial0.instruction, seed=0)
+    fingers, info = [], {}
+    while not policy.phase_log[-1][1] == "lift":
+        fingers.append(float(np.abs(obs["proprio"]["gripper_qpos"]).sum()))
+        obs, _, terminated, truncated, info = spatial0.step(policy.select_action(obs))
+        assert not (terminated or truncated), info
+    starts = dict((phase, t) for t, phase in policy.phase_log)
+    assert 6 < starts["lift"] - starts["grasp"] < 30
+    closing = np.abs(np.diff(fingers[starts["grasp"]:]))
+    assert closing[:3].max() > 1e-3 and abs(fingers[-1] - fingers[-7]) < 1e-3  # closed, then still
