@@ -38,12 +38,16 @@ def _obs(rng):
     }
 
 
+def _tiny_model(tok, env_dim, relative_env=False):
+    torch.manual_seed(0)
+    return ReferenceModel(ReferenceConfig(len(tok.vocab), env_dim, hidden_size=32, num_layers=2, num_heads=2,
+                                          intermediate_size=64, prompt_length=12, relative_env=relative_env))  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
-    torch.manual_seed(0)
     tok = WordTokenizer.build([INSTR])
-    model = ReferenceModel(ReferenceConfig(len(tok.vocab), 24, hidden_size=32, num_layers=2, num_heads=2,
-                                           intermediate_size=64, prompt_length=12))  # fmt: skip
+    model = _tiny_model(tok, 24)
     rng = np.random.default_rng(0)
     norm = Normalizer.fit({"state": rng.normal(size=(50, 14)), "env": rng.normal(size=(50, 24)),
                            "action": rng.normal(size=(50, 6))})  # fmt: skip
@@ -127,10 +131,8 @@ def test_steering_changes_the_action(tiny_ckpt):
 def test_relative_env_checkpoint_reads_object_minus_eef(tmp_path):
     from mistvla.policies.reference.policy import model_inputs
 
-    torch.manual_seed(0)
     tok = WordTokenizer.build([INSTR])
-    model = ReferenceModel(ReferenceConfig(len(tok.vocab), 30, hidden_size=32, num_layers=2, num_heads=2,
-                                           intermediate_size=64, prompt_length=12, relative_env=True))  # fmt: skip
+    model = _tiny_model(tok, 30, relative_env=True)
     rng = np.random.default_rng(0)
     norm = Normalizer.fit({"state": rng.normal(size=(50, 14)), "env": rng.normal(size=(50, 30)),
                            "action": rng.normal(size=(50, 6))})  # fmt: skip
@@ -152,10 +154,8 @@ def test_floored_and_clipped_normalization_survives_the_checkpoint(tmp_path):
     from mistvla.policies.reference.features import environment_features
     from mistvla.policies.reference.policy import model_inputs
 
-    torch.manual_seed(0)
     tok = WordTokenizer.build([INSTR])
-    model = ReferenceModel(ReferenceConfig(len(tok.vocab), 24, hidden_size=32, num_layers=2, num_heads=2,
-                                           intermediate_size=64, prompt_length=12))  # fmt: skip
+    model = _tiny_model(tok, 24)
     rng = np.random.default_rng(0)
     env = rng.normal(size=(50, 24))
     env[:, 4] = 1e-5 * rng.normal(size=50)  # bowl_1's R01, std ~1e-5: a 0.3 rad turn is ~3e4 stds
