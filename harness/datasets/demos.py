@@ -168,7 +168,9 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
                     )  # fmt: skip
                 env = envs[task]
                 ep_seed = episode_seed(seed, task, k)
-                noise = PerturbationConfig(action_noise=cfg.action_noise, quiet_phases=tuple(cfg.quiet_phases))
+                noise = PerturbationConfig(
+                    action_noise=cfg.action_noise, quiet_phases=tuple(cfg.quiet_phases)
+                )
                 expert = ScriptedExpert(perturbation=noise, settle_grasp=cfg.settle_grasp)
                 frames, success, perturbation = collect_episode(
                     env, expert, k, seed, ep_seed, names, cfg.cameras

@@ -140,5 +140,5 @@ def test_settle_grasp_lifts_once_the_fingers_stop_closing(spatial0):
         assert not (terminated or truncated), info
     starts = dict((phase, t) for t, phase in policy.phase_log)
     assert 6 < starts["lift"] - starts["grasp"] < 30
-    closing = np.abs(np.diff(fingers[starts["grasp"]:]))
+    closing = np.abs(np.diff(fingers[starts["grasp"] :]))
     assert closing[:3].max() > 1e-3 and abs(fingers[-1] - fingers[-7]) < 1e-3  # closed, then still
