@@ -71,6 +71,14 @@ class TrainConfig:
     val_init_states: list[int] | None = None
     max_minutes: float = 30.0
 
+    def __post_init__(self) -> None:
+        for name in ("input_std_floor", "input_clip"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                from mistvla.harness.errors import ConfigError
+
+                raise ConfigError(f"{name}: must be > 0 (or null for none), got {value}")
+
     @property
     def root(self) -> Path:
         return Path(self.output_dir.format(name=self.name))

@@ -171,3 +171,12 @@ def test_floored_and_clipped_normalization_survives_the_checkpoint(tmp_path):
     assert float(e[0, 4]) == -5.0 and float(e.abs().max()) <= 5.0 and float(s.abs().max()) <= 5.0
     unfloored = Normalizer.fit(arrays).normalize("env", environment_features(envs))
     assert abs(float(unfloored[0, 4])) > 1000
+
+
+@pytest.mark.parametrize("field", ["input_std_floor", "input_clip"])
+def test_train_config_refuses_a_non_positive_floor_or_clip(field):
+    from mistvla.harness.errors import ConfigError
+    from mistvla.policies.reference.train import TrainConfig
+
+    with pytest.raises(ConfigError, match=rf"{field}: must be > 0"):
+        TrainConfig(name="x", dataset=["d"], **{field: 0.0})
