@@ -65,11 +65,16 @@ class DemoConfig:
             raise ConfigError(f"val_init_states: {sorted(overlap)} are also train_init_states")
         if self.action_noise < 0:
             raise ConfigError(f"action_noise: must be >= 0, got {self.action_noise}")
-        from mistvla.policies.scripted.expert import PHASES
+        try:  # the expert's own check of the noise settings, as a config error
+            self.noise()
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
-        unknown = sorted(set(self.quiet_phases) - set(PHASES))
-        if unknown:
-            raise ConfigError(f"quiet_phases: unknown phase(s) {unknown}; phases are {list(PHASES)}")
+    def noise(self) -> Any:
+        """The expert's :class:`PerturbationConfig` for these demonstrations (DART noise only)."""
+        from mistvla.policies.scripted.perturbations import PerturbationConfig
+
+        return PerturbationConfig(action_noise=self.action_noise, quiet_phases=tuple(self.quiet_phases))
 
     @property
     def root(self) -> Path:
@@ -132,7 +137,7 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
     from mistvla.harness.datasets.lerobot_export import DemoWriter
     from mistvla.harness.envs.libero import LiberoEnv
     from mistvla.harness.envs.tasks import suite_tasks
-    from mistvla.policies.scripted.expert import PerturbationConfig, ScriptedExpert
+    from mistvla.policies.scripted.expert import ScriptedExpert
 
     tasks = cfg.tasks if cfg.tasks is not None else [t.index for t in suite_tasks(cfg.suite)]
     names = list(suite_object_names(cfg.suite))
@@ -168,10 +173,7 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
                     )  # fmt: skip
                 env = envs[task]
                 ep_seed = episode_seed(seed, task, k)
-                noise = PerturbationConfig(
-                    action_noise=cfg.action_noise, quiet_phases=tuple(cfg.quiet_phases)
-                )
-                expert = ScriptedExpert(perturbation=noise, settle_grasp=cfg.settle_grasp)
+                expert = ScriptedExpert(perturbation=cfg.noise(), settle_grasp=cfg.settle_grasp)
                 frames, success, perturbation = collect_episode(
                     env, expert, k, seed, ep_seed, names, cfg.cameras
                 )

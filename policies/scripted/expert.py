@@ -51,7 +51,6 @@ __all__ = ["PerturbationConfig", "ScriptedExpert", "UnsupportedTaskError"]
 POS_SCALE = 0.05  # m per unit action (controller output_max)
 ROT_SCALE = 0.5  # rad per unit action
 OPEN, CLOSE = -1.0, 1.0
-PHASES = ("approach", "descend", "grasp", "lift", "transport", "place", "release", "retreat", "done")
 
 
 class ScriptedExpert(Policy):
@@ -77,9 +76,6 @@ class ScriptedExpert(Policy):
         self.spec = spec
         self._bound_to: Any = None
         self.perturbation = perturbation or PerturbationConfig()
-        unknown = sorted(set(self.perturbation.quiet_phases) - set(PHASES))
-        if unknown:
-            raise ValueError(f"quiet_phases: unknown phase(s) {unknown}; phases are {list(PHASES)}")
         self.max_attempts = max_attempts
         self.hover = hover
         self.settle_grasp = settle_grasp
@@ -132,7 +128,7 @@ class ScriptedExpert(Policy):
         self.phase = phase
         self._phase_t = 0
         self._hist: list[np.ndarray] = []
-        self._fingers: list[float] = []
+        self._fingers: list[Any] = []
         self.phase_log.append((self.t, phase))
 
     def _plan(self, obs: dict[str, Any]) -> Grasp:
@@ -164,17 +160,17 @@ class ScriptedExpert(Policy):
         """Grip point minus object position (how the object hangs in the hand)."""
         return obs["proprio"]["eef_pos"] - obs["privileged"][self.grasp_obj][:3]
 
-    def _stalled(self, obs: dict[str, Any], window: int = 6, tol: float = 0.002) -> bool:
-        self._hist.append(obs["proprio"]["eef_pos"].copy())
-        if len(self._hist) <= window:
-            return False
-        return float(np.linalg.norm(self._hist[-1] - self._hist[-1 - window])) < tol
+    @staticmethod
+    def _still(hist: list[Any], value: Any, tol: float, window: int = 6) -> bool:
+        """Append ``value``; True once it moved less than ``tol`` over the last ``window`` steps."""
+        hist.append(np.copy(value))
+        return len(hist) > window and float(np.linalg.norm(hist[-1] - hist[-1 - window])) < tol
 
-    def _settled(self, finger: float, window: int = 6, tol: float = 0.001) -> bool:
-        self._fingers.append(finger)
-        if len(self._fingers) <= window:
-            return False
-        return abs(self._fingers[-1] - self._fingers[-1 - window]) < tol
+    def _stalled(self, obs: dict[str, Any]) -> bool:
+        return self._still(self._hist, obs["proprio"]["eef_pos"], tol=0.002)
+
+    def _settled(self, finger: float) -> bool:
+        return self._still(self._fingers, finger, tol=0.001)
 
     def _placed(self, obs: dict[str, Any]) -> bool:
         poses, goal = obs["privileged"], self.spec.goal

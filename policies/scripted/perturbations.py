@@ -40,6 +40,9 @@ from typing import Any
 
 import numpy as np
 
+PHASES = ("approach", "descend", "grasp", "lift", "transport", "place", "release", "retreat", "done")
+"""The scripted expert's phases, in the order it runs them (``quiet_phases`` names some of them)."""
+
 
 @dataclass(frozen=True)
 class PerturbationConfig:
@@ -63,6 +66,9 @@ class PerturbationConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not self.speed_scale > 0:
             raise ValueError(f"speed_scale must be > 0, got {self.speed_scale}")
+        unknown = sorted(set(self.quiet_phases) - set(PHASES))
+        if unknown:
+            raise ValueError(f"quiet_phases: unknown phase(s) {unknown}; phases are {list(PHASES)}")
 
     @property
     def is_null(self) -> bool:
