@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 POLICIES_MAY_USE = (
     "mistvla.harness.errors",
     "mistvla.harness.registry",
+    "mistvla.harness.typed",
     "mistvla.harness.config",
     "mistvla.harness.envs",
 )

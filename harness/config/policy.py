@@ -15,7 +15,7 @@ import inspect
 import typing
 from typing import Any
 
-from mistvla.harness.config.typed import from_dict
+from mistvla.harness.typed import from_dict
 from mistvla.harness.errors import ConfigError
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from mistvla.harness.config.typed import from_dict, to_dict
+from mistvla.harness.typed import from_dict, to_dict
 from mistvla.harness.envs.tasks import SUITES
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.interventions.base import InterventionConfig

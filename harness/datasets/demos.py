@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mistvla.harness.config.typed import from_dict
+from mistvla.harness.typed import from_dict
 from mistvla.harness.envs.tasks import suite_object_names
 from mistvla.harness.envs.vectors import environment_vector, state_vector
 from mistvla.harness.errors import ConfigError

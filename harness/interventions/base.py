@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mistvla.harness.config.typed import from_dict, to_dict
+from mistvla.harness.typed import from_dict, to_dict
 from mistvla.harness.registry import LazyRegistry
 from mistvla.harness.risk.base import NoParams, RiskSignal
 

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mistvla.harness.config.typed import from_dict
+from mistvla.harness.typed import from_dict
 from mistvla.harness.registry import LazyRegistry
 
 

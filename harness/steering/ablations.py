@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from mistvla.harness.config.typed import from_dict
+from mistvla.harness.typed import from_dict
 from mistvla.harness.errors import ConfigError
 
 AXES = ("layer", "alpha", "method", "quantile", "risk")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mistvla.harness.config.typed import from_dict
+from mistvla.harness.typed import from_dict
 from mistvla.policies.reference.checkpoint import Checkpoint, save_checkpoint
 from mistvla.policies.reference.data import DemoFrames, load_many, split_masks
 from mistvla.policies.reference.features import (

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from mistvla.harness.config.typed import from_dict
+from mistvla.harness.typed import from_dict
 from mistvla.harness.registry import LazyRegistry
 
 MAX_LEVEL = 5

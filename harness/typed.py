@@ -3,7 +3,8 @@
 Every error names the field by its dotted path, so a broken YAML file is
 reported before anything runs.
 
-See ``tests/test_typed_config.py`` for examples.
+See ``tests/test_typed_config.py`` for examples; it sits on the ground floor
+(imports only :mod:`mistvla.harness.errors`), so every layer may use it.
 """
 
 from __future__ import annotations

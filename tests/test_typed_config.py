@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mistvla.harness.config.typed import from_dict, to_dict
+from mistvla.harness.typed import from_dict, to_dict
 from mistvla.harness.errors import ConfigError
 
 
