@@ -25,6 +25,7 @@ import ray
 
 from mistvla.harness.config.run import parse_config
 from mistvla.harness.run.plan import plan_episodes
+from mistvla.harness.run.ray_cluster import init_private_cluster
 from mistvla.harness.run.ray_executor import RayPool
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "experiments/artifacts/reference/libero_spatial"
@@ -70,7 +71,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--lockstep", type=int, default=1, help="episodes each env actor runs side by side")
     args = ap.parse_args()
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    init_private_cluster(num_cpus=args.cpus)
     try:
         server = {"num_cpus": 0, "max_batch": args.max_batch, "wait_ms": args.wait_ms}
         for _ in range(args.repeats):

@@ -31,6 +31,7 @@ from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.risk.constant import ConstantConfig, ConstantRisk
 from mistvla.harness.run.episode import run_episode
 from mistvla.harness.run.plan import EpisodeSpec
+from mistvla.harness.run.ray_cluster import init_private_cluster
 from mistvla.harness.run.scheduler import run
 from mistvla.policies.registry import make_policy
 
@@ -119,10 +120,9 @@ def workers_part(args: argparse.Namespace, tmp: Path) -> None:
         if kind == "ray":
             if args.no_ray:
                 continue
-            import ray
 
             t = time.perf_counter()
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            init_private_cluster(num_cpus=2)
             print(f"ray local cluster start: {time.perf_counter() - t:.1f} s (not counted below)")
         cfg = parse_config(
             {**cfg_data, "executor": {"kind": kind}, "output_dir": str(tmp / f"{kind}{workers}")}

@@ -14,9 +14,11 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from mistvla.harness.report.metrics import MethodMetrics
+from mistvla.harness.report.metric_registry import metric
+from mistvla.harness.report.metric_row import MethodMetrics
 
-DEFAULT_METRICS = (("sr", "SR"), ("cr", "CR"), ("rr_triggered", "RR(a)"), ("delta_sr", "ΔSR vs base"))
+DEFAULT_METRICS = tuple((name, metric(name).plot_label) for name in ("sr", "cr", "rr_triggered", "delta_sr"))
+"""(registered metric, panel title) of the PNG's panels."""
 
 
 def _short(scope: str, width: int = 28) -> str:
@@ -45,7 +47,7 @@ def plot_comparison(
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     colors = [f"C{i % 10}" for i in range(len(methods))]
     for ax, (attr, label) in zip(axes, metrics, strict=True):
-        signed = attr.startswith("delta")
+        signed = metric(attr).signed
         for j, (policy, intervention) in enumerate(methods):
             for i, scope in enumerate(scopes):
                 x = i + (j - (len(methods) - 1) / 2) * width

@@ -30,14 +30,14 @@ from mistvla.harness.report.intervals import (
     Estimate,
     empty_estimate,
 )
-from mistvla.harness.report.metrics import (
-    MethodMetrics,
-    _paired_delta,
+from mistvla.harness.report.metric_row import MethodMetrics
+from mistvla.harness.report.metrics import compare
+from mistvla.harness.report.outcomes import (
     as_records,
     collision_rate,
-    compare,
     has_collision,
     pair_episodes,
+    paired_delta,
     success_rate,
 )
 from mistvla.harness.results.identity import EpisodeId
@@ -115,8 +115,8 @@ def robustness_rows(
                 n_pairs = 0
             else:
                 pairing = pair_episodes(mine, clean, key=lambda ident: ident.robustness_pairing)
-                d_sr = _paired_delta(pairing, lambda r: bool(r["success"]), confidence, resamples, seed)
-                d_cr = _paired_delta(pairing, has_collision, confidence, resamples, seed)
+                d_sr = paired_delta(pairing, lambda r: bool(r["success"]), confidence, resamples, seed)
+                d_cr = paired_delta(pairing, has_collision, confidence, resamples, seed)
                 n_pairs = len(pairing.pairs)
                 if pairing.n_unpaired_treated:
                     notes.append(f"{pairing.n_unpaired_treated} episode(s) without a clean twin")

@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import fields, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from mistvla.harness.report.intervals import Estimate, empty_estimate
-
-if TYPE_CHECKING:
-    from mistvla.harness.report.metrics import MethodMetrics
+from mistvla.harness.report.metric_row import MethodMetrics
 
 AVERAGE_SCOPE = "average"
 
@@ -76,7 +73,6 @@ def with_suite_average(rows: Sequence[MethodMetrics]) -> list[MethodMetrics]:
     for r in rows:
         if r.scope in suites:
             methods.setdefault((r.policy, r.intervention), []).append(r)
-    estimates = [f.name for f in fields(methods[next(iter(methods))][0]) if f.type in ("Estimate", Estimate)]
     average = []
     for parts in methods.values():
         notes = []
@@ -87,7 +83,9 @@ def with_suite_average(rows: Sequence[MethodMetrics]) -> list[MethodMetrics]:
             replace(
                 parts[0],
                 scope=AVERAGE_SCOPE,
-                **{name: mean_estimate([getattr(p, name) for p in parts]) for name in estimates},
+                estimates={
+                    name: mean_estimate([p.estimates[name] for p in parts]) for name in parts[0].estimates
+                },
                 n_episodes=sum(p.n_episodes for p in parts),
                 n_clusters=sum(p.n_clusters for p in parts),
                 n_pairs=sum(p.n_pairs for p in parts),

@@ -18,36 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mistvla.harness.report.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
-from mistvla.harness.report.metrics import MethodMetrics, all_collision_free, definitions_text
+from mistvla.harness.report.metric_registry import definitions_text, table_metrics
+from mistvla.harness.report.metric_row import MethodMetrics
+from mistvla.harness.report.metrics import all_collision_free
 from mistvla.harness.report.published import reference_footer, reference_header, reference_sr
 from mistvla.harness.report.suite_average import suite_scopes
 
-HEADERS = (
-    "Scope",
-    "Method",
-    "SR %",
-    "CR %",
-    "RR(a) %",
-    "RR(b) %",
-    "dSR vs base (pp)",
-    "dCR vs base (pp)",
-    "Int. rate %",
-    "FTR %",
-    "n (ep/cl)",
-)
-_ESTIMATES = (
-    ("sr", False),
-    ("cr", False),
-    ("rr_triggered", False),
-    ("rr_paired", False),
-    ("delta_sr", True),
-    ("delta_cr", True),
-    ("intervention_rate", False),
-    ("false_trigger_rate", False),
-)
-ESTIMATE_COLUMNS = _ESTIMATES
-"""(MethodMetrics attribute, signed) of the numeric columns of :data:`HEADERS`, in order."""
-CSV_ESTIMATES = (*(name for name, _ in _ESTIMATES), "collisions_per_episode")
+_TABLE = table_metrics("table")
+HEADERS = ("Scope", "Method", *(m.header for m in _TABLE), "n (ep/cl)")
+ESTIMATE_COLUMNS = tuple((m.name, m.signed) for m in _TABLE)
+"""(metric name, signed) of the numeric columns of :data:`HEADERS`, in order (from the metric registry)."""
+CSV_ESTIMATES = tuple(m.name for m in table_metrics("csv"))
 DASH = "-"
 
 
@@ -76,7 +57,7 @@ def table_cells(rows: Sequence[MethodMetrics]) -> list[list[str]]:
     out = []
     for row in rows:
         cells = [row.scope, method_label(row)]
-        cells += [format_estimate(getattr(row, name), signed) for name, signed in _ESTIMATES]
+        cells += [format_estimate(row.estimates[name], signed) for name, signed in ESTIMATE_COLUMNS]
         cells.append(f"{row.n_episodes}/{row.n_clusters}")
         out.append(cells)
     return out
@@ -132,8 +113,8 @@ def to_markdown(
 
 
 SCOPE_WIDTH = 48
-COMPACT_HEADERS = ("Scope", "Method", "SR %", "CR %", "RR(b) %", "dSR pp", "dCR pp", "n")
-_COMPACT = (("sr", False), ("cr", False), ("rr_paired", False), ("delta_sr", True), ("delta_cr", True))
+_TERMINAL = table_metrics("terminal")
+COMPACT_HEADERS = ("Scope", "Method", *(m.short for m in _TERMINAL), "n")
 
 
 def drop_duplicate_overall(rows: Sequence[MethodMetrics]) -> list[MethodMetrics]:
@@ -160,7 +141,7 @@ def to_terminal(rows: Sequence[MethodMetrics], reference: Sequence[str] = ()) ->
         [
             row.scope if len(row.scope) <= SCOPE_WIDTH else row.scope[: SCOPE_WIDTH - 1] + "…",
             method_label(row),
-            *(format_estimate(getattr(row, name), signed) for name, signed in _COMPACT),
+            *(format_estimate(row.estimates[m.name], m.signed) for m in _TERMINAL),
             f"{row.n_episodes}/{row.n_clusters}",
             *ref,
         ]
@@ -196,7 +177,7 @@ def to_csv(rows: Sequence[MethodMetrics], reference: Sequence[str] = ()) -> str:
     for row, ref in zip(rows, reference_cells(rows, reference), strict=True):
         values: list[object] = [row.scope, row.policy, row.intervention, row.is_base]
         for name in CSV_ESTIMATES:
-            e: Estimate = getattr(row, name)
+            e: Estimate = row.estimates[name]
             values += [
                 _num(e.value),
                 _num(e.lo),

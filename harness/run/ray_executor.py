@@ -24,6 +24,7 @@ from mistvla.harness.config.run import RunConfig
 from mistvla.harness.run.dispatch import WorkQueue
 from mistvla.harness.run.episode import EpisodeResult
 from mistvla.harness.run.plan import EpisodeSpec, env_key
+from mistvla.harness.run.ray_cluster import init_private_cluster, join_cluster
 
 
 class EnvWorker:
@@ -85,14 +86,10 @@ class RayPool:
             return
         ex = self.cfg.executor
         if not ray.is_initialized():
-            env = {"MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
-            ray.init(
-                address=ex.address,
-                num_cpus=ex.num_cpus if ex.address is None else None,
-                include_dashboard=False,
-                log_to_driver=False,
-                runtime_env={"env_vars": env} if ex.address is not None else None,
-            )
+            if ex.address is None:  # a private cluster: loopback only (ray_cluster.py)
+                init_private_cluster(ex.num_cpus)
+            else:
+                join_cluster(ex.address)
             self._owns_cluster = True
         actor = ray.remote(EnvWorker).options(
             num_cpus=ex.cpus_per_worker,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mistvla.harness.config.run import parse_config
+from mistvla.harness.run.ray_cluster import init_private_cluster
 from mistvla.harness.run.scheduler import run
 
 ray = pytest.importorskip("ray")
@@ -34,7 +35,7 @@ def config(tmp: Path, kind: str, workers: int = 1):
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    init_private_cluster(num_cpus=2)
     yield
     ray.shutdown()
 

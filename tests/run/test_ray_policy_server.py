@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from mistvla.harness.config.run import parse_config
+from mistvla.harness.run.ray_cluster import init_private_cluster
 from mistvla.harness.run.scheduler import run
 
 ray = pytest.importorskip("ray")
@@ -50,7 +51,7 @@ def tables(run_tables, run_dir: Path) -> tuple[list[dict], list[dict], dict]:
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    init_private_cluster(num_cpus=2)
     yield
     ray.shutdown()
 

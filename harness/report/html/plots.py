@@ -14,11 +14,13 @@ from typing import Any
 from mistvla.harness.report.html.data import ReportData
 from mistvla.harness.report.html.section import SectionOutput, plot_div
 from mistvla.harness.report.intervals import Estimate
-from mistvla.harness.report.metrics import MethodMetrics
+from mistvla.harness.report.metric_registry import plot_metrics
+from mistvla.harness.report.metric_row import MethodMetrics
 from mistvla.harness.report.table import drop_duplicate_overall, method_label
 
-RATES = (("sr", "SR"), ("cr", "CR"), ("rr_triggered", "RR(a)"), ("rr_paired", "RR(b)"))
-DELTAS = (("delta_sr", "ΔSR vs base"), ("delta_cr", "ΔCR vs base"))
+RATES = tuple((m.name, m.plot_label) for m in plot_metrics("rate"))
+"""(metric, panel title) of the rate bars, from the metric registry."""
+DELTAS = tuple((m.name, m.plot_label) for m in plot_metrics("delta"))
 FONT = {"family": "system-ui, sans-serif", "size": 12}
 
 
