@@ -16,6 +16,7 @@ from typing import Any
 
 from mistvla.harness.errors import StoreError
 from mistvla.harness.report.eval_info import EVAL_INFO_FILE, write_eval_info
+from mistvla.harness.report.headline import headline_rows
 from mistvla.harness.report.metrics import compare
 from mistvla.harness.report.plot import plot_comparison
 from mistvla.harness.report.published import check_reference
@@ -75,6 +76,14 @@ def report(
             episodes, out, seed=seed, title=store.manifest.get("config", {}).get("name")
         )
         paths.update(more)
+        if "interventions_by_condition_md" in paths:  # lead with it, as the HTML page does (report/headline.py)
+            text = (
+                header
+                + "Interventions per condition (each paired with the base policy under the same condition):\n\n"
+                + to_terminal(headline_rows(episodes, by=by, seed=seed), reference)
+                + f"\nAll columns and the definitions: {paths['interventions_by_condition_md']}; "
+                + f"clean episodes per suite: {paths['md']}\n"
+            )
         text += "\nRobustness to env perturbations (paired with the clean twins):\n\n" + robust
     return text, paths
 

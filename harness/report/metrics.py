@@ -140,19 +140,7 @@ def _scope_of(r: Record, by: str | None) -> str:
         return str(r["suite"])
     if by == "task":
         return f"{r['suite']}/{r['task']}"
-    if by == "condition":
-        return condition_label(EpisodeId.from_record(r).condition)
-    raise ValueError(f"by must be None, 'suite', 'task' or 'condition', got {by!r}")
-
-
-def condition_label(condition: tuple[str, int]) -> str:
-    """``clean`` for the unperturbed condition, else ``<perturbation> L<level>``.
-
-    >>> condition_label(("none", 0)), condition_label(("actuation_noise", 4))
-    ('clean', 'actuation_noise L4')
-    """
-    perturbation, level = condition
-    return "clean" if (perturbation, level) == ("none", 0) else f"{perturbation} L{level}"
+    raise ValueError(f"by must be None, 'suite' or 'task', got {by!r}")
 
 
 def compare(
@@ -163,29 +151,23 @@ def compare(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> list[MethodMetrics]:
-    """Metrics of every (policy, intervention) per scope (``by`` suite, task or condition) and overall.
+    """Metrics of every (policy, intervention) per scope (``by`` suite or task) and overall.
 
     Each intervention is paired with the episodes of the same policy whose
     intervention is ``base_intervention``. Rows come ordered by scope
     (``overall`` last), then policy, with the base first. ``by="suite"`` over
     several suites adds ``average`` rows (the mean over suites,
     :mod:`~mistvla.harness.report.suite_average`) before ``overall``.
-    ``by="condition"`` gives one scope per env condition (``clean`` first, then
-    each perturbation and level) and no ``overall``: pooling clean and perturbed
-    episodes answers no question.
+    (Per env condition: :func:`~mistvla.harness.report.robustness.interventions_by_condition`.)
     """
     eps = as_records(episodes)
     scopes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in eps:
         if by is not None:
             scopes[_scope_of(r, by)].append(r)
-        if by != "condition":
-            scopes["overall"].append(r)
-    named = sorted(
-        (s for s in scopes if s != "overall"), key=lambda s: (s != "clean" or by != "condition", s)
-    )
+        scopes["overall"].append(r)
     rows: list[MethodMetrics] = []
-    for scope in [*named, *(["overall"] if "overall" in scopes else [])]:
+    for scope in [*sorted(s for s in scopes if s != "overall"), "overall"]:
         groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for r in scopes[scope]:
             groups[(r["policy"], r["intervention"])].append(r)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mistvla.harness.report.robustness import RobustnessRow, interventions_by_condition, robustness_rows
-from mistvla.harness.report.table import _num, format_estimate, latex_escape, to_markdown, write_tables
+from mistvla.harness.report.table import _num, format_estimate, latex_escape, write_tables
 
 HEADERS = (
     "Perturbation",
@@ -154,7 +154,11 @@ def plot_heatmap(rows: Sequence[RobustnessRow], path: str | Path, title: str | N
 def write_robustness(
     episodes: Any, out_dir: str | Path, seed: int = 0, title: str | None = None
 ) -> tuple[str, dict[str, Path]]:
-    """Write ``robustness.{md,csv,tex,png}`` (and ``interventions_by_condition.*`` when crossed); return the Markdown."""
+    """Write ``robustness.{md,csv,tex,png}`` (and ``interventions_by_condition.*`` when crossed).
+
+    Returns the robustness table's Markdown (the per-condition comparison leads the
+    terminal text instead: :mod:`~mistvla.harness.report.headline`) and the paths.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = robustness_rows(episodes, seed=seed)
@@ -172,5 +176,4 @@ def write_robustness(
     if crossed:
         for k, p in write_tables(crossed, out, stem="interventions_by_condition").items():
             paths[f"interventions_by_condition_{k}"] = p
-        text += "\nInterventions under each perturbation (scope = condition):\n\n" + to_markdown(crossed)
     return text, paths

@@ -10,6 +10,7 @@ import pytest
 from mistvla.harness.config.run import parse_config
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.report.build import report
+from mistvla.harness.report.html.data import load_report_data
 from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.run.scheduler import plan_episodes, run
 
@@ -87,6 +88,12 @@ def test_sweep_runs_pairs_and_keeps_clean_episodes_identical(tmp_path):
     assert params[0]["name"] == "robot_init" and len(params[0]["params"]["joint_offset"]) == 7
     text, paths = report(sweep_dir)
     assert "Robustness to env perturbations" in text and "latency" in text
+    # the terminal leads with the per-condition comparison, and the HTML page's rows are the same ones
+    assert text.index("Interventions per condition") < text.index("Robustness to env perturbations")
+    page_rows = load_report_data([sweep_dir]).rows
+    crossed = paths["interventions_by_condition_csv"].read_text().splitlines()[1:]
+    assert [(r.scope, r.intervention) for r in page_rows] == [(c.split(",")[0], c.split(",")[2]) for c in crossed]
+    assert [r.scope for r in page_rows] == ["clean", "clean"]  # perturbed conditions ran the base only
     csv = paths["robustness_csv"].read_text().splitlines()
     assert len(csv) == 1 + 3 + 1  # header, base x 3 conditions, slow clean
     assert paths["robustness_png"].stat().st_size > 1000

@@ -20,7 +20,9 @@ from typing import Any
 import pyarrow as pa
 
 from mistvla.harness.errors import StoreError
-from mistvla.harness.report.metrics import MethodMetrics, compare
+from mistvla.harness.report.headline import headline_rows
+from mistvla.harness.report.metric_row import MethodMetrics
+from mistvla.harness.report.metrics import compare
 from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.run.calibration import THRESHOLDS_FILE
 
@@ -102,8 +104,8 @@ class ReportData:
 
     @cached_property
     def rows(self) -> list[MethodMetrics]:
-        """The comparison rows (per ``by`` scope and overall), as the terminal table has them."""
-        return compare(self.episodes, base_intervention=BASE, by=self.by, seed=self.seed)
+        """The headline rows, as the terminal table leads with them (per condition for a sweep, else per ``by``)."""
+        return headline_rows(self.episodes, by=self.by, seed=self.seed)
 
     @cached_property
     def task_rows(self) -> list[MethodMetrics]:
