@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from mistvla.harness.report.robustness import interventions_by_condition, robustness_rows
 from mistvla.harness.report import table as ct
+from mistvla.harness.report.robustness import interventions_by_condition, robustness_rows
 from mistvla.harness.report.robustness_table import to_csv_table, to_markdown_table, write_robustness
 
 
@@ -70,5 +70,7 @@ def test_tables_and_the_interventions_within_each_condition(tmp_path):
     assert math.isclose(stop4.delta_sr.value, 5 / 8 - 2 / 8)  # vs the base policy under the same perturbation
     text, paths = write_robustness(episodes(), tmp_path)
     assert text == paths["robustness_md"].read_text()
-    assert paths["interventions_by_condition_md"].read_text() == ct.to_markdown(interventions_by_condition(episodes()))
+    assert paths["interventions_by_condition_md"].read_text() == ct.to_markdown(
+        interventions_by_condition(episodes())
+    )
     assert paths["robustness_png"].stat().st_size > 1000 and "interventions_by_condition_md" in paths
