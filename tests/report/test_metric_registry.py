@@ -48,5 +48,5 @@ def test_a_row_holds_one_estimate_per_metric_and_the_base_gets_not_applicable_fo
 
 
 def test_unknown_metric_names_the_known_ones() -> None:
-    with pytest.raises(UnknownNameError, match="unknown metric 'sucess'.*sr, cr"):
+    with pytest.raises(UnknownNameError, match=r"unknown metric 'sucess'.*sr, cr"):
         metric("sucess")
