@@ -2,8 +2,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mistvla.harness.typed import from_dict, to_dict
 from mistvla.harness.errors import ConfigError
+from mistvla.harness.typed import from_dict, to_dict
 
 
 @dataclass

@@ -15,8 +15,8 @@ import inspect
 import typing
 from typing import Any
 
-from mistvla.harness.typed import from_dict
 from mistvla.harness.errors import ConfigError
+from mistvla.harness.typed import from_dict
 
 
 def policy_kwargs(name: str, params: dict[str, Any]) -> dict[str, Any]:

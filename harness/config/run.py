@@ -28,11 +28,11 @@ from typing import Any
 
 import yaml
 
-from mistvla.harness.typed import from_dict, to_dict
 from mistvla.harness.envs.tasks import SUITES
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.interventions.base import InterventionConfig
 from mistvla.harness.risk.base import RiskConfig
+from mistvla.harness.typed import from_dict, to_dict
 
 
 @dataclass

@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mistvla.harness.typed import from_dict
 from mistvla.harness.envs.tasks import suite_object_names
 from mistvla.harness.envs.vectors import environment_vector, state_vector
 from mistvla.harness.errors import ConfigError
+from mistvla.harness.typed import from_dict
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mistvla.harness.typed import from_dict, to_dict
 from mistvla.harness.registry import LazyRegistry
 from mistvla.harness.risk.base import NoParams, RiskSignal
+from mistvla.harness.typed import from_dict, to_dict
 
 N_MOTION_DIMS = 6  # x, y, z, roll, pitch, yaw; index 6 is the gripper
 

@@ -76,7 +76,9 @@ def report(
             episodes, out, seed=seed, title=store.manifest.get("config", {}).get("name")
         )
         paths.update(more)
-        if "interventions_by_condition_md" in paths:  # lead with it, as the HTML page does (report/headline.py)
+        if (
+            "interventions_by_condition_md" in paths
+        ):  # lead with it, as the HTML page does (report/headline.py)
             text = (
                 header
                 + "Interventions per condition (each paired with the base policy under the same condition):\n\n"

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mistvla.harness.typed import from_dict
 from mistvla.harness.registry import LazyRegistry
+from mistvla.harness.typed import from_dict
 
 
 @dataclass

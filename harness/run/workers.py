@@ -22,9 +22,9 @@ _WORKER: dict[str, Any] = {}
 
 def env_config(cfg: RunConfig, requirements: Any) -> Any:
     """The env's config: the YAML ``env:`` section over what the policy and the risk source consume."""
-    from mistvla.harness.typed import from_dict
     from mistvla.harness.envs.libero import LiberoEnvConfig
     from mistvla.harness.risk.base import risk_source_class
+    from mistvla.harness.typed import from_dict
 
     data = dict(cfg.env)
     cameras = data.get("cameras")

@@ -36,8 +36,8 @@ from typing import Any
 
 import yaml
 
-from mistvla.harness.typed import from_dict
 from mistvla.harness.errors import ConfigError
+from mistvla.harness.typed import from_dict
 
 AXES = ("layer", "alpha", "method", "quantile", "risk")
 

@@ -92,7 +92,9 @@ def test_sweep_runs_pairs_and_keeps_clean_episodes_identical(tmp_path):
     assert text.index("Interventions per condition") < text.index("Robustness to env perturbations")
     page_rows = load_report_data([sweep_dir]).rows
     crossed = paths["interventions_by_condition_csv"].read_text().splitlines()[1:]
-    assert [(r.scope, r.intervention) for r in page_rows] == [(c.split(",")[0], c.split(",")[2]) for c in crossed]
+    assert [(r.scope, r.intervention) for r in page_rows] == [
+        (c.split(",")[0], c.split(",")[2]) for c in crossed
+    ]
     assert [r.scope for r in page_rows] == ["clean", "clean"]  # perturbed conditions ran the base only
     csv = paths["robustness_csv"].read_text().splitlines()
     assert len(csv) == 1 + 3 + 1  # header, base x 3 conditions, slow clean

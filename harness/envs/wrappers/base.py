@@ -37,8 +37,8 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from mistvla.harness.typed import from_dict
 from mistvla.harness.registry import LazyRegistry
+from mistvla.harness.typed import from_dict
 
 MAX_LEVEL = 5
 
