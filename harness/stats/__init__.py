@@ -1,0 +1,13 @@
+"""Statistics that can say yes or no: paired exact tests, multiplicity, power, sequential stopping, pre-registration.
+
+A ground-floor package: it imports only numpy, scipy, :mod:`mistvla.harness.errors`
+and :mod:`mistvla.harness.typed`, so the report, the planner and the scheduler
+can all use it. One concept per module (see ``docs/statistics.md``):
+
+* :mod:`.mcnemar`      exact McNemar test on paired binary outcomes
+* :mod:`.multiplicity` Holm-Bonferroni adjusted p-values across a table's rows
+* :mod:`.power`        power and sample size of the paired design (exact McNemar)
+* :mod:`.sequential`   anytime-valid e-process per question and the ``SequentialMonitor``
+* :mod:`.config`       the ``stopping:`` and ``power:`` config blocks
+* :mod:`.prereg`       the ``prereg.json`` record and confirmatory/exploratory labels
+"""
