@@ -28,7 +28,12 @@ from typing import Literal
 
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.stats.eprocess import DEFAULT_PRIOR_A
-from mistvla.harness.stats.rates import DiscordanceRates, rates_from_effect, rates_from_margins, rates_from_pilot
+from mistvla.harness.stats.rates import (
+    DiscordanceRates,
+    rates_from_effect,
+    rates_from_margins,
+    rates_from_pilot,
+)
 from mistvla.harness.stats.sequential import Question, SequentialMonitor
 
 
@@ -62,7 +67,9 @@ class StoppingConfig:
         if self.prior_a is not None and self.prior_a <= 0:
             raise ValueError(f"prior_a must be > 0, got {self.prior_a}")
 
-    def monitor(self, questions: Sequence[str | Question], alternative: str = "two-sided") -> SequentialMonitor:
+    def monitor(
+        self, questions: Sequence[str | Question], alternative: str = "two-sided"
+    ) -> SequentialMonitor:
         """A :class:`SequentialMonitor` for these questions (names get ``alternative`` and this prior)."""
         a = self.prior_a or DEFAULT_PRIOR_A
         qs = [q if isinstance(q, Question) else Question(q, alternative, a) for q in questions]
@@ -123,7 +130,9 @@ class PowerConfig:
         """The planned paired difference as a signed fraction (treated minus base)."""
         return (-1 if self.alternative == "less" else 1) * self.effect_pp / 100
 
-    def rates(self, pilot: tuple[Sequence[bool], Sequence[bool]] | None = None, path: str = "power") -> DiscordanceRates:
+    def rates(
+        self, pilot: tuple[Sequence[bool], Sequence[bool]] | None = None, path: str = "power"
+    ) -> DiscordanceRates:
         """Planning rates: from ``pilot = (treated, base)`` outcomes (needs ``pilot_run``) or from ``assume``."""
         try:
             if self.assume is None:
@@ -155,7 +164,9 @@ def parse_effect_pp(text: str | float, field: str = "--effect") -> float:
     return value
 
 
-def check_stopping_preregistered(stopping: StoppingConfig | None, prereg_exists: bool, path: str = "stopping") -> None:
+def check_stopping_preregistered(
+    stopping: StoppingConfig | None, prereg_exists: bool, path: str = "stopping"
+) -> None:
     """A sequential stopping rule needs a pre-registration (the questions it stops on come from it).
 
     >>> check_stopping_preregistered(StoppingConfig(max_units=100), prereg_exists=False)

@@ -97,7 +97,9 @@ def discordant_counts(treated: Sequence[bool], base: Sequence[bool]) -> tuple[in
     return int(np.sum(t & ~s)), int(np.sum(~t & s)), int(t.size)
 
 
-def mcnemar_exact(treated: Sequence[bool], base: Sequence[bool], alternative: str = "two-sided") -> McNemarResult:
+def mcnemar_exact(
+    treated: Sequence[bool], base: Sequence[bool], alternative: str = "two-sided"
+) -> McNemarResult:
     """Exact McNemar test of the paired outcomes ``treated[i]`` vs ``base[i]`` (same pairing unit ``i``)."""
     return mcnemar_from_counts(*discordant_counts(treated, base), alternative=alternative)
 

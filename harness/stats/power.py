@@ -43,7 +43,9 @@ DEFAULT_WINDOW = 10
 MAX_UNITS = 200_000
 
 
-def rejection_bounds(d: np.ndarray, alpha: float, alternative: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
+def rejection_bounds(
+    d: np.ndarray, alpha: float, alternative: str = "two-sided"
+) -> tuple[np.ndarray, np.ndarray]:
     """Per discordant total ``d``: the test rejects iff ``b <= lo`` or ``b >= hi``.
 
     ``lo = -1`` / ``hi = d + 1`` mean "never on that side".
@@ -66,7 +68,9 @@ def rejection_bounds(d: np.ndarray, alpha: float, alternative: str = "two-sided"
         k = np.where(np.isnan(binom.ppf(tail, d, 0.5)), 0, k)
         for _ in range(4):  # the ppf is off by at most one; step until the boundary is exact
             k = np.where((k >= 0) & ~rejects(k), k - 1, k)
-            k = np.where(rejects(k + 1) & (k + 1 <= d // 2 if alternative == "two-sided" else k + 1 <= d), k + 1, k)
+            k = np.where(
+                rejects(k + 1) & (k + 1 <= d // 2 if alternative == "two-sided" else k + 1 <= d), k + 1, k
+            )
         return np.maximum(k, -1)
 
     if alternative == "two-sided":
@@ -86,7 +90,9 @@ def _conditional_power(d_max: int, rates: DiscordanceRates, alpha: float, altern
     return binom.cdf(lo, d, pi) + binom.sf(hi - 1, d, pi)
 
 
-def exact_power(n: int, rates: DiscordanceRates, alpha: float = DEFAULT_ALPHA, alternative: str = "two-sided") -> float:
+def exact_power(
+    n: int, rates: DiscordanceRates, alpha: float = DEFAULT_ALPHA, alternative: str = "two-sided"
+) -> float:
     """Probability that the exact McNemar test at level ``alpha`` rejects with ``n`` pairing units."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")

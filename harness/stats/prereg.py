@@ -46,7 +46,9 @@ def identity_hash(identity: Mapping[str, Any]) -> str:
     >>> identity_hash({"b": 1, "a": [1, 2]}) == identity_hash({"a": (1, 2), "b": 1})
     True
     """
-    canonical = json.dumps(json.loads(json.dumps(dict(identity), default=str)), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(
+        json.loads(json.dumps(dict(identity), default=str)), sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -68,7 +70,9 @@ class Hypothesis:
         if self.metric not in ("sr", "cr"):
             raise ValueError(f"metric must be one of ['sr', 'cr'], got {self.metric!r}")
         if self.direction not in ("greater", "less", "two-sided"):
-            raise ValueError(f"direction must be one of ['greater', 'less', 'two-sided'], got {self.direction!r}")
+            raise ValueError(
+                f"direction must be one of ['greater', 'less', 'two-sided'], got {self.direction!r}"
+            )
         if not 0 < self.alpha < 0.5:
             raise ValueError(f"alpha must be in (0, 0.5), got {self.alpha}")
 
@@ -133,7 +137,7 @@ def parse_prereg(data: Any) -> Prereg:
     try:
         return from_dict(Prereg, data)
     except ConfigError as err:
-        raise StoreError(f"{PREREG_FILE}: {err}") from None
+        raise StoreError(f"{PREREG_FILE}: {str(err).removeprefix('<root>: ')}") from None
 
 
 def write_prereg(run_dir: str | Path, record: Mapping[str, Any], overwrite: bool = False) -> Path:
@@ -141,7 +145,9 @@ def write_prereg(run_dir: str | Path, record: Mapping[str, Any], overwrite: bool
     path = Path(run_dir) / PREREG_FILE
     parse_prereg(record)
     if path.exists() and not overwrite:
-        raise StoreError(f"{path}: a pre-registration exists already; a new one would not be a pre-registration")
+        raise StoreError(
+            f"{path}: a pre-registration exists already; a new one would not be a pre-registration"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{PREREG_FILE}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

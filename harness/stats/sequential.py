@@ -77,7 +77,9 @@ class SequentialMonitor:
         if not 0 < alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {alpha}")
         if not 0 <= min_units <= max_units or max_units < 1:
-            raise ValueError(f"need 0 <= min_units <= max_units and max_units >= 1, got {min_units}, {max_units}")
+            raise ValueError(
+                f"need 0 <= min_units <= max_units and max_units >= 1, got {min_units}, {max_units}"
+            )
         self.questions = tuple(questions)
         self.alpha = alpha
         self.min_units = min_units
@@ -94,7 +96,9 @@ class SequentialMonitor:
         whose episode is missing); the unit still counts towards min/max_units.
         """
         if set(outcomes) != set(self._processes):
-            raise ValueError(f"a unit needs outcomes for exactly {sorted(self._processes)}, got {sorted(outcomes)}")
+            raise ValueError(
+                f"a unit needs outcomes for exactly {sorted(self._processes)}, got {sorted(outcomes)}"
+            )
         if self.n_units >= self.max_units:
             raise ValueError(f"max_units={self.max_units} already reached; the study has stopped")
         self.n_units += 1
@@ -122,7 +126,9 @@ class SequentialMonitor:
             return MonitorDecision(True, f"max_units={self.max_units} reached; {done} of {k} questions resolved",
                                    self.n_units, states)  # fmt: skip
         if done == k:
-            return MonitorDecision(False, f"all resolved; continuing to min_units={self.min_units}", self.n_units, states)
+            return MonitorDecision(
+                False, f"all resolved; continuing to min_units={self.min_units}", self.n_units, states
+            )
         return MonitorDecision(False, f"{done} of {k} questions resolved", self.n_units, states)
 
 

@@ -87,4 +87,10 @@ def peeking_rejection_rate(rates: DiscordanceRates, max_units: int, alpha: float
     return hits / studies
 
 
-__all__ = ["SequentialOutcome", "draw_units", "fixed_rejection_rate", "peeking_rejection_rate", "sequential_outcome"]
+__all__ = [
+    "SequentialOutcome",
+    "draw_units",
+    "fixed_rejection_rate",
+    "peeking_rejection_rate",
+    "sequential_outcome",
+]

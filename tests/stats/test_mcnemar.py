@@ -19,12 +19,16 @@ def _statsmodels_p(b: int, c: int, concordant: int = 0) -> float:
 def _tables() -> list[tuple[int, int]]:
     rng = np.random.default_rng(0)
     edge = [(0, 0), (0, 1), (1, 0), (0, 25), (40, 0), (7, 7), (1, 1), (0, 700), (350, 349), (2000, 1900)]
-    random = [tuple(int(x) for x in rng.integers(0, hi, size=2)) for hi in (5, 30, 200, 3000) for _ in range(100)]
+    random = [
+        tuple(int(x) for x in rng.integers(0, hi, size=2)) for hi in (5, 30, 200, 3000) for _ in range(100)
+    ]
     return edge + random
 
 
 def test_two_sided_p_matches_statsmodels_over_many_tables() -> None:
-    worst = max(abs(mcnemar_from_counts(b, c, b + c + 3).p_value - _statsmodels_p(b, c, 3)) for b, c in _tables())
+    worst = max(
+        abs(mcnemar_from_counts(b, c, b + c + 3).p_value - _statsmodels_p(b, c, 3)) for b, c in _tables()
+    )
     assert worst <= 1e-12
 
 
@@ -33,7 +37,12 @@ def test_sequences_give_the_counts_and_the_same_p() -> None:
     for n in (1, 10, 700):
         treated, base = rng.random(n) < 0.6, rng.random(n) < 0.4
         r = mcnemar_exact(treated, base)
-        table = np.array([[np.sum(treated & base), np.sum(treated & ~base)], [np.sum(~treated & base), np.sum(~treated & ~base)]])
+        table = np.array(
+            [
+                [np.sum(treated & base), np.sum(treated & ~base)],
+                [np.sum(~treated & base), np.sum(~treated & ~base)],
+            ]
+        )
         assert (r.b, r.c, r.n_pairs) == (table[0, 1], table[1, 0], n)
         assert abs(r.p_value - mcnemar(table, exact=True).pvalue) <= 1e-12
 
