@@ -54,24 +54,36 @@ class SequentialOutcome:
         return 1 - self.mean_units / n_fixed
 
 
-def sequential_outcome(rates: DiscordanceRates, max_units: int, alpha: float = 0.05, alternative: str = "two-sided",
-                       prior_a: float = DEFAULT_PRIOR_A, min_units: int = 1, studies: int = 2000,
-                       seed: int = 0) -> SequentialOutcome:  # fmt: skip
-    """Monitor ``studies`` simulated studies after every unit; reject when ``E_t >= 1/alpha``."""
+def crossing_units(rates: DiscordanceRates, max_units: int, alpha: float = 0.05, alternative: str = "two-sided",
+                   prior_a: float = DEFAULT_PRIOR_A, studies: int = 2000, seed: int = 0) -> np.ndarray:  # fmt: skip
+    """Per simulated study, the unit count at which ``E_t`` first reaches ``1/alpha`` (0: never by ``max_units``)."""
     rng = np.random.default_rng(seed)
     threshold = math.log(1 / alpha)
-    rejected = 0
-    units = 0
+    out = []
     for start in range(0, studies, CHUNK):
         draws = draw_units(rates, max_units, min(CHUNK, studies - start), rng)
         b = np.cumsum(draws == 1, axis=1)
         c = np.cumsum(draws == -1, axis=1)
         crossed = log_e_value(b, c, alternative, prior_a) >= threshold
-        hit = crossed.any(axis=1)
-        first = np.where(hit, crossed.argmax(axis=1) + 1, max_units)
-        rejected += int(hit.sum())
-        units += int(np.maximum(first, min(min_units, max_units)).sum())
-    return SequentialOutcome(studies, rejected / studies, units / studies, max_units)
+        out.append(np.where(crossed.any(axis=1), crossed.argmax(axis=1) + 1, 0))
+    return np.concatenate(out)
+
+
+def units_run(crossings: np.ndarray, max_units: int, min_units: int = 1) -> np.ndarray:
+    """Units each study runs: the last question's crossing (``crossings`` is ``(studies, k)`` or ``(studies,)``),
+    at least ``min_units``; ``max_units`` when some question never crossed."""
+    c = crossings.reshape(len(crossings), -1)
+    done = np.where((c > 0).all(axis=1), c.max(axis=1), max_units)
+    return np.maximum(done, min(min_units, max_units))
+
+
+def sequential_outcome(rates: DiscordanceRates, max_units: int, alpha: float = 0.05, alternative: str = "two-sided",
+                       prior_a: float = DEFAULT_PRIOR_A, min_units: int = 1, studies: int = 2000,
+                       seed: int = 0) -> SequentialOutcome:  # fmt: skip
+    """Monitor ``studies`` simulated one-question studies after every unit; reject when ``E_t >= 1/alpha``."""
+    crossings = crossing_units(rates, max_units, alpha, alternative, prior_a, studies, seed)
+    used = units_run(crossings, max_units, min_units)
+    return SequentialOutcome(studies, float(np.mean(crossings > 0)), float(np.mean(used)), max_units)
 
 
 def peeking_rejection_rate(rates: DiscordanceRates, max_units: int, alpha: float = 0.05, studies: int = 2000,

@@ -13,7 +13,13 @@ from mistvla.harness.stats.eprocess import PairedEProcess, log_e_value, prior_fo
 from mistvla.harness.stats.power import units_needed
 from mistvla.harness.stats.rates import rates_from_effect
 from mistvla.harness.stats.sequential import Question, SequentialMonitor
-from mistvla.harness.stats.simulate import peeking_rejection_rate, sequential_outcome
+from mistvla.harness.stats.simulate import (
+    crossing_units,
+    draw_units,
+    peeking_rejection_rate,
+    sequential_outcome,
+    units_run,
+)
 
 
 @pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
@@ -96,3 +102,18 @@ def test_monitor_respects_min_and_max_units_and_bad_input() -> None:
         SequentialMonitor([Question("a"), Question("a")])
     with pytest.raises(ValueError, match="alternative"):
         PairedEProcess("bigger")
+
+
+def test_monitor_makes_the_same_decisions_as_the_vectorised_simulation() -> None:
+    rates = rates_from_effect(0.2, 0.4)
+    crossings = crossing_units(rates, 120, 0.05, "greater", 2.0, studies=60, seed=5)
+    draws = draw_units(rates, 120, 60, np.random.default_rng(5))  # the same draws crossing_units made
+    assert 0 < np.sum(crossings > 0) < 60  # both outcomes occur
+    for study, want in zip(draws, crossings, strict=True):
+        m = SequentialMonitor([Question("q", "greater", 2.0)], alpha=0.05, min_units=0, max_units=120)
+        for unit in study:
+            decision = m.update({"q": (unit == 1, unit == -1)})
+            if decision.stop:
+                break
+        assert (decision.questions[0].resolved_at or 0) == want
+        assert decision.n_units == units_run(np.array([want]), 120, 0)[0]
