@@ -27,6 +27,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from mistvla.harness.stats.confseq import split_confidence_sequence
 from mistvla.harness.stats.eprocess import DEFAULT_PRIOR_A, PairedEProcess
 
 
@@ -50,10 +51,16 @@ class QuestionState:
     e_value: float
     threshold: float
     resolved_at: int | None  # the unit count at which H0 was rejected, None while unresolved
+    prior_a: float = DEFAULT_PRIOR_A
 
     @property
     def resolved(self) -> bool:
         return self.resolved_at is not None
+
+    @property
+    def split_interval(self) -> tuple[float, float]:
+        """Anytime-valid interval for ``P(treated side | discordant)`` at this question's level ``1 / threshold``."""
+        return split_confidence_sequence(self.b, self.c, 1 / self.threshold, self.prior_a)
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,9 @@ class SequentialMonitor:
     def decision(self) -> MonitorDecision:
         """The current decision (also valid before any unit)."""
         states = tuple(
-            QuestionState(q.name, p.b, p.c, p.n_units, p.e_value, self.threshold, self._resolved_at[q.name])
+            QuestionState(
+                q.name, p.b, p.c, p.n_units, p.e_value, self.threshold, self._resolved_at[q.name], q.prior_a
+            )
             for q in self.questions
             for p in [self._processes[q.name]]
         )

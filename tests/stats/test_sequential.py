@@ -80,6 +80,8 @@ def test_monitor_resolves_questions_and_stops() -> None:
         decision = m.update({"a/sr": None, "b/sr": (False, True)})
     assert decision.n_units == 19 and decision.reason == "all 2 questions resolved"
     assert decision.questions[0].n_units == 10 and decision.questions[1].c == 9
+    lo, hi = decision.questions[1].split_interval  # two-sided question resolved: 1/2 is outside
+    assert hi < 0.5 and lo == 0.0
 
 
 def test_monitor_respects_min_and_max_units_and_bad_input() -> None:
