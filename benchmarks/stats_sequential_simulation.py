@@ -65,23 +65,23 @@ def null_rows(studies: int, max_units: int, seed: int) -> list[dict]:
     return rows
 
 
-def effect_rows(studies: int, seed: int) -> list[dict]:
+def effect_rows(studies: int, seed: int, alternative: str = "two-sided") -> list[dict]:
     rows = []
     for delta, psi in EFFECTS:
         rates = rates_from_effect(delta, psi)
-        n_fixed = units_needed(rates, ALPHA, 0.8).n
+        n_fixed = units_needed(rates, ALPHA, 0.8, alternative).n
         a = prior_for_split(rates.split)
         row = {"delta": delta, "psi": psi, "n_fixed": n_fixed, "prior_a": a}
         for mult in (1.0, 1.5, 2.0):
             out = sequential_outcome(
-                rates, round(mult * n_fixed), ALPHA, prior_a=a, studies=studies, seed=seed
+                rates, round(mult * n_fixed), ALPHA, alternative, prior_a=a, studies=studies, seed=seed
             )
             row[f"x{mult:g}"] = {
                 "power": out.rejected,
                 "mean_units": out.mean_units,
                 "saving": out.saving_vs(n_fixed),
             }
-        cross = crossing_units(rates, 3 * n_fixed, ALPHA, prior_a=a, studies=studies, seed=seed)
+        cross = crossing_units(rates, 3 * n_fixed, ALPHA, alternative, prior_a=a, studies=studies, seed=seed)
         for mult in np.arange(1.0, 3.01, 0.1):
             m = round(mult * n_fixed)
             hit = (cross > 0) & (cross <= m)
@@ -91,7 +91,7 @@ def effect_rows(studies: int, seed: int) -> list[dict]:
                                      "saving": 1 - float(used.mean()) / n_fixed}  # fmt: skip
                 break
         double = rates_from_effect(min(2 * delta, psi), psi)
-        out = sequential_outcome(double, n_fixed, ALPHA, prior_a=a, studies=studies, seed=seed)
+        out = sequential_outcome(double, n_fixed, ALPHA, alternative, prior_a=a, studies=studies, seed=seed)
         row["true_2x"] = {"power": out.rejected, "saving": out.saving_vs(n_fixed)}
         rows.append(row)
     return rows
@@ -102,6 +102,7 @@ def main() -> int:
     parser.add_argument("--studies", type=int, default=4000)
     parser.add_argument("--null-max", type=int, default=1000, help="units monitored per null study")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--alternative", default="two-sided", choices=["two-sided", "greater"])
     parser.add_argument("--json")
     args = parser.parse_args()
     nulls = null_rows(args.studies, args.null_max, args.seed)
@@ -112,9 +113,10 @@ def main() -> int:
         print(
             f"  psi {r['psi']:.1f}  {r['alternative']:42} k={r['questions']}  FPR {r['fpr']:.4f} ± {se:.4f}"
         )
-    effects = effect_rows(args.studies, args.seed)
+    effects = effect_rows(args.studies, args.seed, args.alternative)
     print(
-        "\nEFFECT: two-sided e-process (prior a from the planned split) vs the fixed-n exact McNemar at 80% power"
+        f"\nEFFECT: {args.alternative} e-process (prior a from the planned split) vs the fixed-n {args.alternative} "
+        "exact McNemar at 80% power"
     )
     print(f"  {'delta':>5} {'psi':>4} {'n_fix':>5} {'a':>5} | {'max=1x: power save':>19} | {'1.5x: power save':>17} |"
           f" {'2x: power save':>15} | {'80% power at max':>22} | {'true 2x effect':>15}")  # fmt: skip
