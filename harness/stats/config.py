@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mistvla.harness.errors import ConfigError
-from mistvla.harness.stats.eprocess import DEFAULT_PRIOR_A
+from mistvla.harness.stats.eprocess import DEFAULT_PRIOR_A, prior_for_split
 from mistvla.harness.stats.rates import (
     DiscordanceRates,
     rates_from_effect,
@@ -68,10 +68,17 @@ class StoppingConfig:
             raise ValueError(f"prior_a must be > 0, got {self.prior_a}")
 
     def monitor(
-        self, questions: Sequence[str | Question], alternative: str = "two-sided"
+        self,
+        questions: Sequence[str | Question],
+        alternative: str = "two-sided",
+        planned: DiscordanceRates | None = None,
     ) -> SequentialMonitor:
-        """A :class:`SequentialMonitor` for these questions (names get ``alternative`` and this prior)."""
-        a = self.prior_a or DEFAULT_PRIOR_A
+        """A :class:`SequentialMonitor` for these questions (names get ``alternative`` and the prior).
+
+        The prior is ``prior_a`` if set, else tuned to the ``planned`` rates
+        (e.g. ``PowerConfig.rates()``), else 1 (uniform).
+        """
+        a = self.prior_a or (prior_for_split(planned.split) if planned is not None else DEFAULT_PRIOR_A)
         qs = [q if isinstance(q, Question) else Question(q, alternative, a) for q in questions]
         return SequentialMonitor(qs, self.alpha, self.min_units, self.max_units)
 

@@ -62,6 +62,9 @@ def test_good_blocks_parse_and_plan() -> None:
     stop = _stopping(alpha=0.05, min_units=20, max_units=400, prior_a=2)
     monitor = stop.monitor(["steer/sr", "damp/sr"], alternative="greater")
     assert monitor.threshold == 40 and monitor.min_units == 20
+    tuned = _stopping(max_units=400).monitor(["steer/sr"], planned=_power(effect_pp=10).rates())
+    assert tuned.questions[0].prior_a == pytest.approx(4.0)  # split 2/3: Beta(4, 4)
+    assert _stopping().monitor(["steer/sr"]).questions[0].prior_a == 1.0
     check_stopping_preregistered(stop, True)
     check_stopping_preregistered(None, False)  # no stopping rule: nothing to check
     power = _power(effect_pp=10)
