@@ -64,8 +64,7 @@ def rejection_bounds(
         return ok & (p <= alpha)
 
     def largest_lower(tail: float) -> np.ndarray:  # largest b whose lower tail rejects, -1 if none
-        k = binom.ppf(tail, d, 0.5).astype(np.int64)
-        k = np.where(np.isnan(binom.ppf(tail, d, 0.5)), 0, k)
+        k = np.nan_to_num(binom.ppf(tail, d, 0.5), nan=0.0).astype(np.int64)
         for _ in range(4):  # the ppf is off by at most one; step until the boundary is exact
             k = np.where((k >= 0) & ~rejects(k), k - 1, k)
             k = np.where(

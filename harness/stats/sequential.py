@@ -14,6 +14,14 @@ any dependence between the questions. A Holm-style step-down on e-values is
 not valid in general under optional stopping, so it is not used here (the
 fixed-n analysis of the final table still uses exact McNemar + Holm).
 
+**Feed units in the planned order.** Episodes finish out of order, and how
+long a unit takes depends on its outcomes (a failure runs to the step limit,
+an intervention may slow the robot). Feeding units in *completion* order
+could make the order depend on the outcomes and break the martingale; feed
+the longest completed prefix of the planned unit order instead (buffer the
+rest). Updates after a stop decision (units already in flight) are allowed
+and keep the guarantee; resolution is final.
+
 >>> m = SequentialMonitor([Question("steer/sr", "greater")], alpha=0.05, min_units=5, max_units=100)
 >>> for _ in range(7):
 ...     d = m.update({"steer/sr": (True, False)})
