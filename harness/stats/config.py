@@ -67,6 +67,12 @@ class StoppingConfig:
         if self.prior_a is not None and self.prior_a <= 0:
             raise ValueError(f"prior_a must be > 0, got {self.prior_a}")
 
+    def prior(self, planned: DiscordanceRates | None = None) -> float:
+        """The e-process prior: ``prior_a``, else tuned to the ``planned`` rates, else 1."""
+        if self.prior_a is not None:
+            return self.prior_a
+        return prior_for_split(planned.split) if planned is not None else DEFAULT_PRIOR_A
+
     def monitor(
         self,
         questions: Sequence[str | Question],
@@ -78,7 +84,7 @@ class StoppingConfig:
         The prior is ``prior_a`` if set, else tuned to the ``planned`` rates
         (e.g. ``PowerConfig.rates()``), else 1 (uniform).
         """
-        a = self.prior_a or (prior_for_split(planned.split) if planned is not None else DEFAULT_PRIOR_A)
+        a = self.prior(planned)
         qs = [q if isinstance(q, Question) else Question(q, alternative, a) for q in questions]
         return SequentialMonitor(qs, self.alpha, self.min_units, self.max_units)
 

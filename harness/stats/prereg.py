@@ -33,6 +33,9 @@ from typing import Any, Literal
 
 from mistvla.harness.errors import ConfigError, StoreError
 from mistvla.harness.stats.config import StoppingConfig
+from mistvla.harness.stats.eprocess import DEFAULT_PRIOR_A, prior_for_split
+from mistvla.harness.stats.rates import DiscordanceRates
+from mistvla.harness.stats.sequential import Question, SequentialMonitor
 from mistvla.harness.typed import from_dict, to_dict
 
 PREREG_FILE = "prereg.json"
@@ -107,6 +110,16 @@ class Prereg:
 
     def find(self, row: str, metric: str) -> Hypothesis | None:
         return next((h for h in self.hypotheses if (h.row, h.metric) == (row, metric)), None)
+
+    def monitor(self, planned: DiscordanceRates | None = None) -> SequentialMonitor:
+        """The :class:`SequentialMonitor` of the pre-registered stopping rule: one question per hypothesis
+        (named ``"row/metric"``, in its direction), the family at ``stopping.alpha`` (Bonferroni)."""
+        if self.stopping is None:
+            raise ConfigError("stopping: the pre-registration has no stopping rule")
+        a = self.stopping.prior_a or (
+            prior_for_split(planned.split) if planned is not None else DEFAULT_PRIOR_A
+        )
+        return self.stopping.monitor([Question(h.question, h.direction, a) for h in self.hypotheses])
 
 
 def build_prereg(identity: Mapping[str, Any], hypotheses: Sequence[Hypothesis], stopping: StoppingConfig | None = None,

@@ -41,6 +41,15 @@ def test_record_round_trips_through_the_file(tmp_path) -> None:
     prereg = read_prereg(tmp_path)
     assert prereg.stopping == StoppingConfig(min_units=10, max_units=200)
     assert [h.question for h in prereg.hypotheses] == ["steer/sr", "steer/cr"]
+    monitor = prereg.monitor()
+    assert [(q.name, q.alternative) for q in monitor.questions] == [
+        ("steer/sr", "greater"),
+        ("steer/cr", "less"),
+    ]
+    assert (monitor.threshold, monitor.min_units, monitor.max_units) == (40, 10, 200)
+    no_rule = parse_prereg({**record, "stopping": None})
+    with pytest.raises(ConfigError, match="no stopping rule"):
+        no_rule.monitor()
     with pytest.raises(StoreError, match="exists already"):
         write_prereg(tmp_path, record)
     assert read_prereg(tmp_path / "none") is None
