@@ -33,7 +33,6 @@ from typing import Any, Literal
 
 from mistvla.harness.errors import ConfigError, StoreError
 from mistvla.harness.stats.config import StoppingConfig
-from mistvla.harness.stats.eprocess import DEFAULT_PRIOR_A, prior_for_split
 from mistvla.harness.stats.rates import DiscordanceRates
 from mistvla.harness.stats.sequential import Question, SequentialMonitor
 from mistvla.harness.typed import from_dict, to_dict
@@ -116,9 +115,7 @@ class Prereg:
         (named ``"row/metric"``, in its direction), the family at ``stopping.alpha`` (Bonferroni)."""
         if self.stopping is None:
             raise ConfigError("stopping: the pre-registration has no stopping rule")
-        a = self.stopping.prior_a or (
-            prior_for_split(planned.split) if planned is not None else DEFAULT_PRIOR_A
-        )
+        a = self.stopping.prior(planned)
         return self.stopping.monitor([Question(h.question, h.direction, a) for h in self.hypotheses])
 
 
