@@ -77,6 +77,8 @@ class MetricSpec:
     """Its sentence in the table footer ('' : none, e.g. defined together with another metric)."""
     footer_rank: int = 100
     """Position of the sentence in the footer (the footer reads as prose, not in column order)."""
+    paired_test: Callable[[dict[str, Any]], bool] | None = None
+    """The per-episode outcome an exact McNemar test compares between each row and its base (None: untested)."""
 
 
 def _is_success(r: dict[str, Any]) -> bool:
@@ -108,10 +110,11 @@ PAIRED_BOOTSTRAP = "paired-cluster-bootstrap"
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("sr", lambda m: success_rate(m.episodes, m.confidence), WILSON, True,
                header="SR %", short="SR %", plot="rate", plot_label="SR",
-               definition="SR: fraction of episodes that succeeded.", footer_rank=0),
+               definition="SR: fraction of episodes that succeeded.", footer_rank=0, paired_test=_is_success),
     MetricSpec("cr", lambda m: collision_rate(m.episodes, m.confidence), WILSON, False,
                header="CR %", short="CR %", plot="rate", plot_label="CR",
-               definition="CR: fraction of episodes with >= 1 collision onset.", footer_rank=1),
+               definition="CR: fraction of episodes with >= 1 collision onset.", footer_rank=1,
+               paired_test=has_collision),
     MetricSpec("rr_triggered", lambda m: recovery_rate_triggered(m.episodes, m.confidence), WILSON, True,
                header="RR(a) %", plot="rate", plot_label="RR(a)",
                definition="RR(a): among episodes in which the intervention triggered, the fraction ending in "
@@ -153,6 +156,11 @@ def table_metrics(where: Literal["table", "terminal", "csv"]) -> list[MetricSpec
         return list(METRICS)
     attr = "header" if where == "table" else "short"
     return [m for m in METRICS if getattr(m, attr) is not None]
+
+
+def tested_metrics() -> list[MetricSpec]:
+    """The metrics each row is tested on against its base (exact McNemar, Holm over the table)."""
+    return [m for m in METRICS if m.paired_test is not None]
 
 
 def plot_metrics(kind: Literal["rate", "delta"]) -> list[MetricSpec]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mistvla.harness.report.intervals import Estimate
+from mistvla.harness.stats.mcnemar import McNemarResult
 
 NOT_APPLICABLE = "not applicable: base policy"
 
@@ -35,6 +36,8 @@ class MethodMetrics:
     n_pairs: int
     n_unpaired: int
     notes: list[str] = field(default_factory=list)
+    tests: Mapping[str, McNemarResult] = field(default_factory=dict)
+    """Two-sided exact McNemar test against the base per tested metric (empty for the base itself)."""
 
     def __getattr__(self, name: str) -> Estimate:
         estimates = self.__dict__.get("estimates")

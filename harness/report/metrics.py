@@ -39,7 +39,7 @@ from mistvla.harness.report.intervals import (
     DEFAULT_SEED,
     empty_estimate,
 )
-from mistvla.harness.report.metric_registry import METRICS, MetricInput, definitions_text
+from mistvla.harness.report.metric_registry import METRICS, MetricInput, definitions_text, tested_metrics
 from mistvla.harness.report.metric_row import NOT_APPLICABLE, MethodMetrics
 from mistvla.harness.report.outcomes import (
     Pairing,
@@ -62,6 +62,7 @@ from mistvla.harness.report.outcomes import (
 )
 from mistvla.harness.report.suite_average import with_suite_average
 from mistvla.harness.results.identity import EpisodeId
+from mistvla.harness.stats.mcnemar import mcnemar_exact
 
 __all__ = [  # the estimators are re-exported: ``metrics`` is the one module users import
     "NOT_APPLICABLE",
@@ -119,6 +120,13 @@ def method_metrics(
         else m.compute(given)
         for m in METRICS
     }
+    tests = {}
+    if pairing is not None and pairing.pairs:
+        for m in tested_metrics():
+            assert m.paired_test is not None
+            tests[m.name] = mcnemar_exact(
+                [m.paired_test(t) for t, _ in pairing.pairs], [m.paired_test(b) for _, b in pairing.pairs]
+            )
     return MethodMetrics(
         scope=scope,
         policy=policy,
@@ -130,6 +138,7 @@ def method_metrics(
         n_pairs=0 if pairing is None else len(pairing.pairs),
         n_unpaired=0 if pairing is None else pairing.n_unpaired_treated,
         notes=notes,
+        tests=tests,
     )
 
 

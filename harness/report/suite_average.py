@@ -91,6 +91,7 @@ def with_suite_average(rows: Sequence[MethodMetrics]) -> list[MethodMetrics]:
                 n_pairs=sum(p.n_pairs for p in parts),
                 n_unpaired=sum(p.n_unpaired for p in parts),
                 notes=notes,
+                tests={},  # a mean over suites is not one paired comparison: untested
             )
         )
     head = [r for r in rows if r.scope != "overall"]

@@ -18,14 +18,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mistvla.harness.report.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
-from mistvla.harness.report.metric_registry import definitions_text, table_metrics
+from mistvla.harness.report.metric_registry import definitions_text, table_metrics, tested_metrics
 from mistvla.harness.report.metric_row import MethodMetrics
 from mistvla.harness.report.metrics import all_collision_free
+from mistvla.harness.report.paired_tests import (
+    counts_cell,
+    table_tests,
+    terminal_cell,
+    test_cell,
+    tests_footer,
+)
 from mistvla.harness.report.published import reference_footer, reference_header, reference_sr
 from mistvla.harness.report.suite_average import suite_scopes
 
 _TABLE = table_metrics("table")
-HEADERS = ("Scope", "Method", *(m.header for m in _TABLE), "n (ep/cl)")
+_TESTED = tested_metrics()
+TEST_HEADERS = tuple(h for m in _TESTED for h in (f"{m.plot_label} b/c", f"p {m.plot_label} (Holm)"))
+"""Columns of the paired tests (:mod:`~mistvla.harness.report.paired_tests`), after the estimates."""
+HEADERS = ("Scope", "Method", *(m.header for m in _TABLE), *TEST_HEADERS, "n (ep/cl)")
 ESTIMATE_COLUMNS = tuple((m.name, m.signed) for m in _TABLE)
 """(metric name, signed) of the numeric columns of :data:`HEADERS`, in order (from the metric registry)."""
 CSV_ESTIMATES = tuple(m.name for m in table_metrics("csv"))
@@ -55,9 +65,11 @@ def method_label(row: MethodMetrics) -> str:
 def table_cells(rows: Sequence[MethodMetrics]) -> list[list[str]]:
     """Formatted cells, one list per row, in the order of :data:`HEADERS`."""
     out = []
-    for row in rows:
+    for row, tests in zip(rows, table_tests(rows), strict=True):
         cells = [row.scope, method_label(row)]
         cells += [format_estimate(row.estimates[name], signed) for name, signed in ESTIMATE_COLUMNS]
+        for m in _TESTED:
+            cells += [counts_cell(tests.get(m.name)), test_cell(tests.get(m.name))]
         cells.append(f"{row.n_episodes}/{row.n_clusters}")
         out.append(cells)
     return out
@@ -81,6 +93,8 @@ def footer_text(
 ) -> str:
     """Definitions of the columns and interval methods, plus warnings the numbers need read with."""
     parts = [definitions_text(confidence, resamples)]
+    if any(r.tests for r in rows):
+        parts.append(tests_footer(rows, {m.name: m.plot_label for m in _TESTED}))
     if reference:
         parts.append(reference_footer(reference))
     if all_collision_free(rows):
@@ -114,7 +128,13 @@ def to_markdown(
 
 SCOPE_WIDTH = 48
 _TERMINAL = table_metrics("terminal")
-COMPACT_HEADERS = ("Scope", "Method", *(m.short for m in _TERMINAL), "n")
+COMPACT_HEADERS = (
+    "Scope",
+    "Method",
+    *(m.short for m in _TERMINAL),
+    *(f"p {m.plot_label} Holm" for m in _TESTED),
+    "n",
+)
 
 
 def drop_duplicate_overall(rows: Sequence[MethodMetrics]) -> list[MethodMetrics]:
@@ -135,6 +155,7 @@ def to_terminal(rows: Sequence[MethodMetrics], reference: Sequence[str] = ()) ->
 
     The full table with every column and the definitions is ``comparison.md``.
     """
+    tests = dict(zip(map(id, rows), table_tests(rows), strict=True))  # the family is the whole table
     rows = drop_duplicate_overall(rows)
     headers = [*COMPACT_HEADERS, *(reference_header(n) for n in reference)]
     body = [
@@ -142,6 +163,7 @@ def to_terminal(rows: Sequence[MethodMetrics], reference: Sequence[str] = ()) ->
             row.scope if len(row.scope) <= SCOPE_WIDTH else row.scope[: SCOPE_WIDTH - 1] + "…",
             method_label(row),
             *(format_estimate(row.estimates[m.name], m.signed) for m in _TERMINAL),
+            *(terminal_cell(tests[id(row)].get(m.name)) for m in _TESTED),
             f"{row.n_episodes}/{row.n_clusters}",
             *ref,
         ]
@@ -171,10 +193,13 @@ def to_csv(rows: Sequence[MethodMetrics], reference: Sequence[str] = ()) -> str:
     header = ["scope", "policy", "intervention", "is_base"]
     for name in CSV_ESTIMATES:
         header += [name, f"{name}_lo", f"{name}_hi", f"{name}_n", f"{name}_n_eff", f"{name}_method"]
+    for m in _TESTED:
+        header += [f"{m.name}_b", f"{m.name}_c", f"{m.name}_p", f"{m.name}_p_holm"]
     header += ["n_episodes", "n_clusters", "n_pairs", "n_unpaired", "notes"]
     header += [f"published_sr_{name}" for name in reference]
     writer.writerow(header)
-    for row, ref in zip(rows, reference_cells(rows, reference), strict=True):
+    all_tests = table_tests(rows)
+    for row, ref, tests in zip(rows, reference_cells(rows, reference), all_tests, strict=True):
         values: list[object] = [row.scope, row.policy, row.intervention, row.is_base]
         for name in CSV_ESTIMATES:
             e: Estimate = row.estimates[name]
@@ -186,6 +211,13 @@ def to_csv(rows: Sequence[MethodMetrics], reference: Sequence[str] = ()) -> str:
                 _num(e.n_effective),
                 e.flag or e.method,
             ]
+        for m in _TESTED:
+            t = tests.get(m.name)
+            values += (
+                ["", "", "", ""]
+                if t is None
+                else [t.result.b, t.result.c, _num(t.result.p_value), _num(t.p_holm)]
+            )
         values += [row.n_episodes, row.n_clusters, row.n_pairs, row.n_unpaired, "; ".join(row.notes)]
         values += ["" if c == DASH else repr(float(c) / 100) for c in ref]  # fractions, as above
         writer.writerow(values)

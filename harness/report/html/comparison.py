@@ -48,6 +48,15 @@ def _sort_value(x: float) -> str:
     return "" if x is None or math.isnan(x) else repr(float(x))
 
 
+def _test_sort_value(cell: str) -> str:
+    """A test column sorts by its first number (the p, or b of ``b/c``); ``<0.001`` as 0."""
+    head = cell.split()[0].split("/")[0].lstrip("<")
+    try:
+        return repr(float(head))
+    except ValueError:
+        return ""
+
+
 def comparison_section(data: ReportData) -> SectionOutput:
     """The sortable comparison table (one group when there is one suite) and its footer."""
     rows = drop_duplicate_overall(data.rows)
@@ -59,6 +68,7 @@ def comparison_section(data: ReportData) -> SectionOutput:
     for row, (cells, ref) in zip(rows, cells_ref, strict=True):
         values = [row.scope, cells[1]]
         values += [_sort_value(getattr(row, name).value) for name, _ in ESTIMATE_COLUMNS]
+        values += [_test_sort_value(c) for c in cells[len(values) : -1]]  # the paired-test columns
         values.append(str(row.n_episodes))
         values += ["" if c == DASH else c for c in ref]
         cells = cells + ref
