@@ -92,7 +92,20 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from mistvla.harness.config.run import load_config
     from mistvla.harness.run.estimate import describe
 
-    print(describe(load_config(args.config, args.set or []), workers=args.workers))
+    cfg = load_config(args.config, args.set or [])
+    print(describe(cfg, workers=args.workers))
+    if args.power or args.effect or args.pilot:
+        from mistvla.harness.run.study import describe_power, power_override
+
+        print(describe_power(cfg, power_override(cfg, args.effect, args.pilot)))
+    return 0
+
+
+def _cmd_preregister(args: argparse.Namespace) -> int:
+    from mistvla.harness.config.run import load_config
+    from mistvla.harness.run.study import preregister
+
+    print(f"written: {preregister(load_config(args.config, args.set or []))}")
     return 0
 
 
@@ -187,7 +200,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="worker count (default: the config's)")
+    p.add_argument("--power", action="store_true", help="units needed per question at the planned power")
+    p.add_argument(
+        "--effect", default=None, metavar="PP", help="effect to detect, e.g. 10pp (default: stats.power)"
+    )
+    p.add_argument(
+        "--pilot", default=None, metavar="RUN", help="pilot run directory for the discordance rates"
+    )
     p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser(
+        "preregister", help="write prereg.json (hypotheses, analysis, stopping rule) before a run"
+    )
+    p.add_argument("config")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.set_defaults(func=_cmd_preregister)
 
     p = sub.add_parser("pipeline", help="run a chain of mistvla commands from a file (skips what exists)")
     p.add_argument("file", help="pipeline YAML, e.g. experiments/mist_full.yaml")

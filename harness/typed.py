@@ -28,6 +28,9 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:  # Optional[X]: X's own error, with its full path
+            return _convert(options[0], value, path)
         errors = []
         for arg in args:
             if arg is type(None):

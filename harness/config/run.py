@@ -32,6 +32,7 @@ from mistvla.harness.envs.tasks import SUITES
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.interventions.base import InterventionConfig
 from mistvla.harness.risk.base import RiskConfig
+from mistvla.harness.stats.study import StudyConfig
 from mistvla.harness.typed import from_dict, to_dict
 
 
@@ -247,6 +248,8 @@ class RunConfig:
     ``batched_inference``: results then agree with ``1`` to float32 precision, so it is part of the
     run's identity; see ``harness/run/lockstep.py``)."""
     report: ReportConfig = field(default_factory=ReportConfig)
+    stats: StudyConfig | None = None
+    """Pre-registered questions, power plan and stopping rule (``docs/statistics.md``); None: none."""
 
     def __post_init__(self) -> None:
         labels = [i.display for i in self.interventions]
@@ -268,6 +271,35 @@ class RunConfig:
         from mistvla.harness.envs.libero import LiberoEnvConfig
 
         from_dict(LiberoEnvConfig, self.env, "env")  # every key and value checked now
+        if self.stats is not None:
+            self._check_hypotheses(labels)
+
+    def conditions(self) -> list[str]:
+        """The env conditions episodes run under, as report scopes: ``clean``, ``<perturbation> L<level>``."""
+        out = ["clean"]
+        for spec in self.sweep.perturbations if self.sweep is not None else []:
+            out += [f"{spec.display} L{lvl}" for lvl in spec.levels if lvl > 0]
+        return out
+
+    def _check_hypotheses(self, labels: list[str]) -> None:
+        assert self.stats is not None
+        for i, h in enumerate(self.stats.hypotheses):
+            where = f"stats.hypotheses[{i}]"
+            if h.row not in labels or h.row == "none":
+                treated = [x for x in labels if x != "none"]
+                raise ConfigError(
+                    f"{where}.row: {h.row!r} is not an intervention of this run; one of {treated}"
+                )
+            if h.condition is not None and h.condition not in self.conditions():
+                raise ConfigError(
+                    f"{where}.condition: {h.condition!r} is not a condition of this run; one of {self.conditions()}"
+                )
+            crossed = self.sweep is None or self.sweep.cross_interventions
+            if h.condition not in (None, "clean") and not crossed:
+                raise ConfigError(
+                    f"{where}.condition: {h.condition!r} has only base episodes; "
+                    "set sweep.cross_interventions: true to test interventions under it"
+                )
 
     @property
     def run_dir(self) -> Path:

@@ -19,6 +19,8 @@ from mistvla.harness.report.eval_info import EVAL_INFO_FILE, write_eval_info
 from mistvla.harness.report.headline import headline_rows
 from mistvla.harness.report.metrics import compare
 from mistvla.harness.report.plot import plot_comparison
+from mistvla.harness.report.prereg_tests import PREREG_TESTS_FILE, hypothesis_tests
+from mistvla.harness.report.prereg_tests import to_markdown as to_markdown_tests
 from mistvla.harness.report.published import check_reference
 from mistvla.harness.report.robustness import clean_episodes, is_sweep
 from mistvla.harness.report.table import drop_duplicate_overall, to_markdown, to_terminal, write_tables
@@ -87,7 +89,37 @@ def report(
                 + f"clean episodes per suite: {paths['md']}\n"
             )
         text += "\nRobustness to env perturbations (paired with the clean twins):\n\n" + robust
+    questions = write_prereg_tests(root, store.manifest, episodes, out)
+    if questions is not None:
+        paths["prereg_tests"], section = questions
+        text += "\nPre-registered questions (confirmatory or exploratory):\n\n" + section
     return text, paths
+
+
+def write_prereg_tests(
+    root: Path, manifest: dict[str, Any], episodes: Any, out: Path
+) -> tuple[Path, str] | None:
+    """``report/prereg_tests.md`` when the run has a pre-registration or ``stats.hypotheses``; its text."""
+    from mistvla.harness.results.manifest import config_hash
+    from mistvla.harness.run.sequential_run import read_stopping
+    from mistvla.harness.stats.prereg import read_prereg
+    from mistvla.harness.stats.study import StudyConfig
+    from mistvla.harness.typed import from_dict
+
+    prereg = read_prereg(root)
+    stats = (manifest.get("config") or {}).get("stats")
+    if prereg is not None:
+        hypotheses = list(prereg.hypotheses)
+    elif stats and stats.get("hypotheses"):
+        hypotheses = from_dict(StudyConfig, stats, "stats").hypotheses
+    else:
+        return None
+    stopping = read_stopping(root)
+    tests = hypothesis_tests(episodes, hypotheses, prereg, config_hash(manifest["config"]), stopping)
+    section = to_markdown_tests(tests, stopping)
+    path = out / PREREG_TESTS_FILE
+    path.write_text(section)
+    return path, section
 
 
 def _header(root: Path, manifest: dict[str, Any], n: int) -> str:

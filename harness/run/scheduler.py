@@ -22,6 +22,9 @@ from mistvla.harness.run.checks import check_run
 from mistvla.harness.run.episode import EpisodeResult
 from mistvla.harness.run.executors import Executor, open_executor
 from mistvla.harness.run.plan import EpisodeSpec, plan_episodes
+from mistvla.harness.run.run_identity import identity
+from mistvla.harness.run.sequential_run import run_sequential
+from mistvla.harness.run.study import check_study
 
 
 def write_video(store: ResultsStore, result: EpisodeResult, fps: int = 20) -> str:
@@ -89,32 +92,31 @@ def calibrate(
     return write_thresholds(cfg, run_dir, episodes)
 
 
-def identity(cfg: RunConfig) -> dict[str, Any]:
-    """The config that decides results: everything but the worker count and executor (results do not depend on them)."""
-    data = cfg.to_dict()
-    data.pop("workers")
-    data.pop("executor", None)
-    if data.get("lockstep") == 1:  # one episode at a time: the identity runs had before lock-step existed
-        data.pop("lockstep", None)
-    if data.get("sweep") is None:  # runs without a sweep keep the identity they had before sweeps existed
-        data.pop("sweep", None)
-    if not data.get("report", {}).get("reference"):  # kept when set: `mistvla report` reads it back
-        data.pop("report", None)
-    return data
-
-
 def run(cfg: RunConfig, workers: int | None = None, progress: bool = True) -> Path:
     """Check, calibrate (if needed) and run every missing episode of ``cfg``; returns the run directory.
 
     Everything that can be checked without running an episode is checked before
-    the run directory is created or touched (:func:`~mistvla.harness.run.checks.check_run`).
+    the run directory is created or touched (:func:`~mistvla.harness.run.checks.check_run`,
+    :func:`~mistvla.harness.run.study.check_study`). With ``stats.stopping`` the episodes run in rounds
+    until the pre-registered rule stops (:mod:`~mistvla.harness.run.sequential_run`).
     """
     check_run(cfg)
     run_dir = cfg.run_dir
     workers = workers or cfg.workers
     if cfg.executor.kind == "local":
         workers = max(1, min(workers, os.cpu_count() or 1))
+    prereg = check_study(cfg)  # with a stopping rule: the pre-registration it runs under
     with ResultsStore.open(run_dir, identity(cfg)) as store, open_executor(cfg, workers) as pool:
         thresholds = calibrate(cfg, run_dir, pool, progress)
-        _run_into(store, cfg, plan_episodes(cfg), thresholds, pool, "episodes", progress)
+        specs = plan_episodes(cfg)
+        if prereg is None:
+            _run_into(store, cfg, specs, thresholds, pool, "episodes", progress)
+        else:
+            run_sequential(
+                store,
+                prereg,
+                specs,
+                lambda todo: _run_into(store, cfg, todo, thresholds, pool, "round", progress),
+                progress,
+            )
     return run_dir

@@ -65,6 +65,8 @@ class Hypothesis:
     metric: Literal["sr", "cr"]
     direction: Literal["greater", "less", "two-sided"] = "two-sided"
     alpha: float = 0.05
+    condition: str | None = None
+    """The env condition whose units are tested (``clean``, ``actuation_noise L4``...); None: every unit."""
 
     def __post_init__(self) -> None:
         if not self.row:
@@ -80,8 +82,8 @@ class Hypothesis:
 
     @property
     def question(self) -> str:
-        """The name a :class:`~.sequential.SequentialMonitor` question gets: ``"row/metric"``."""
-        return f"{self.row}/{self.metric}"
+        """The name a :class:`~.sequential.SequentialMonitor` question gets: ``"row/metric"`` (``@condition``)."""
+        return f"{self.row}/{self.metric}" + (f"@{self.condition}" if self.condition else "")
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,13 @@ class Prereg:
             raise ValueError(f"config_hash must be 64 lowercase hex digits, got {self.config_hash!r}")
         if not self.hypotheses:
             raise ValueError("hypotheses must list at least one test")
-        keys = [(h.row, h.metric) for h in self.hypotheses]
+        keys = [h.question for h in self.hypotheses]
         if len(set(keys)) != len(keys):
-            raise ValueError(f"hypotheses repeat a (row, metric): {keys}")
+            raise ValueError(f"hypotheses repeat a (row, metric, condition): {keys}")
 
-    def find(self, row: str, metric: str) -> Hypothesis | None:
-        return next((h for h in self.hypotheses if (h.row, h.metric) == (row, metric)), None)
+    def find(self, row: str, metric: str, condition: str | None = None) -> Hypothesis | None:
+        key = (row, metric, condition)
+        return next((h for h in self.hypotheses if (h.row, h.metric, h.condition) == key), None)
 
     def monitor(self, planned: DiscordanceRates | None = None) -> SequentialMonitor:
         """The :class:`SequentialMonitor` of the pre-registered stopping rule: one question per hypothesis
@@ -186,7 +189,8 @@ class Classification:
     hypothesis: Hypothesis | None = None
 
 
-def classify(prereg: Prereg | None, current_config_hash: str, row: str, metric: str) -> Classification:
+def classify(prereg: Prereg | None, current_config_hash: str, row: str, metric: str,
+             condition: str | None = None) -> Classification:  # fmt: skip
     """Is the test of ``row`` on ``metric`` confirmatory under ``prereg`` and the current config?"""
     if prereg is None:
         return Classification("exploratory", "exploratory: no pre-registration")
@@ -196,9 +200,10 @@ def classify(prereg: Prereg | None, current_config_hash: str, row: str, metric: 
             f"exploratory: the config changed after pre-registration (hash {current_config_hash[:12]}, "
             f"registered {prereg.config_hash[:12]})",
         )
-    hypothesis = prereg.find(row, metric)
+    hypothesis = prereg.find(row, metric, condition)
     if hypothesis is None:
-        return Classification("exploratory", f"exploratory: {row}/{metric} was not pre-registered")
+        where = f"@{condition}" if condition else ""
+        return Classification("exploratory", f"exploratory: {row}/{metric}{where} was not pre-registered")
     return Classification("confirmatory", f"confirmatory: pre-registered ({hypothesis.direction}, "
                           f"alpha {hypothesis.alpha:g})", hypothesis)  # fmt: skip
 
