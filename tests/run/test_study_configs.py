@@ -19,15 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SPLIT = json.loads((ROOT / "experiments/artifacts/reference/libero_spatial/split.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["mist.yaml", "mist_collect.yaml"])
+@pytest.mark.parametrize("name", ["mist.yaml", "mist_collect.yaml", "mist_prereg.yaml"])
 def test_study_config_loads_checks_and_plans(name):
     cfg = load_config(ROOT / "experiments" / name)
     check_run(cfg)
     assert plan_summary(cfg, workers=1)["episodes"] > 0
 
 
-def test_the_study_runs_on_init_states_the_policy_never_trained_on():
-    cfg = load_config(ROOT / "experiments/mist.yaml")
+@pytest.mark.parametrize("name", ["mist.yaml", "mist_prereg.yaml"])
+def test_the_study_runs_on_init_states_the_policy_never_trained_on(name):
+    cfg = load_config(ROOT / "experiments" / name)
     assert not set(cfg.episodes.init_states) & set(SPLIT["train"] + SPLIT["val"])
     assert not set(cfg.calibration.init_states) & set(SPLIT["train"])
     assert not set(cfg.calibration.init_states) & set(cfg.episodes.init_states)
