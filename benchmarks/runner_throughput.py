@@ -32,7 +32,7 @@ from mistvla.harness.risk.constant import ConstantConfig, ConstantRisk
 from mistvla.harness.run.episode import run_episode
 from mistvla.harness.run.plan import EpisodeSpec
 from mistvla.harness.run.ray_cluster import init_private_cluster
-from mistvla.harness.run.scheduler import run
+from mistvla.harness.run.run_command import run
 from mistvla.policies.registry import make_policy
 
 

@@ -77,7 +77,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from mistvla.harness.config.run import load_config
     from mistvla.harness.report.build import report
-    from mistvla.harness.run.scheduler import run
+    from mistvla.harness.run.run_command import run
 
     cfg = load_config(args.config, args.set or [])
     print(f"mistvla: run {cfg.name!r} -> {cfg.run_dir}", file=sys.stderr)
@@ -90,7 +90,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from mistvla.harness.config.run import load_config
-    from mistvla.harness.run.estimate import describe
+    from mistvla.harness.run.plan_command import describe
 
     cfg = load_config(args.config, args.set or [])
     print(describe(cfg, workers=args.workers))

@@ -20,6 +20,47 @@ def _fail(path: str, msg: str) -> ConfigError:
     return ConfigError(f"{path or '<root>'}: {msg}")
 
 
+def _join(path: str, sub: str) -> str:
+    if not sub:
+        return path
+    if not path or sub.startswith("["):
+        return f"{path}{sub}"
+    return f"{path}.{sub}"
+
+
+class NestedConfigError(ConfigError):
+    """An error of a config parsed inside a dataclass's ``__post_init__`` (:func:`parse_nested`), its path
+    relative to that dataclass; :func:`from_dict` prefixes the dataclass's own path."""
+
+    def __init__(self, subpath: str, msg: str) -> None:
+        super().__init__(f"{subpath or '<root>'}: {msg}")
+        self.subpath, self.msg = subpath, msg
+
+
+def parse_nested(cls: type, data: Any, field: str = "") -> Any:
+    """:func:`from_dict` for a config parsed in ``__post_init__`` (e.g. a registered kind's own ``Config``
+    from the entry's options): errors keep their full path once the enclosing config is parsed.
+
+    >>> @dataclasses.dataclass
+    ... class Opts:
+    ...     k: int = 1
+    >>> @dataclasses.dataclass
+    ... class Entry:
+    ...     params: dict
+    ...     def __post_init__(self):
+    ...         self.options = parse_nested(Opts, self.params)
+    >>> from_dict(Entry, {"params": {"kk": 2}}, "items[1]")
+    Traceback (most recent call last):
+    ...
+    mistvla.harness.errors.ConfigError: items[1].kk: unknown key (known: k)
+    """
+    try:
+        return from_dict(cls, data, field)
+    except ConfigError as err:
+        where, _, msg = str(err).partition(": ")
+        raise NestedConfigError("" if where == "<root>" else where, msg) from None
+
+
 def _convert(tp: Any, value: Any, path: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
@@ -99,6 +140,8 @@ def from_dict(cls: type, data: Any, path: str = "") -> Any:
             raise _fail(sub, "required key is missing")
     try:
         return cls(**kwargs)
+    except NestedConfigError as err:
+        raise _fail(_join(path, err.subpath), err.msg) from None
     except ConfigError:
         raise
     except (ValueError, TypeError) as err:

@@ -2,7 +2,7 @@
 
 A missing optional dependency is reported with the extra to install. Checking
 a policy's parameters against its constructor is the run config's job
-(:mod:`mistvla.harness.config.policy`).
+(:mod:`mistvla.policies.params`).
 
 >>> POLICIES.names()[:3]
 ['openvla', 'random', 'reference']
@@ -16,6 +16,7 @@ from typing import Any
 
 from mistvla.harness.registry import LazyRegistry
 from mistvla.policies.base import Policy
+from mistvla.policies.params import policy_kwargs
 
 POLICIES = LazyRegistry(
     "policy",
@@ -37,6 +38,5 @@ def policy_class(name: str) -> type[Policy]:
 
 def make_policy(name: str, **kwargs: Any) -> Policy:
     """Build the policy registered under ``name`` with keyword arguments, validated first."""
-    from mistvla.harness.config.policy import policy_kwargs
-
-    return policy_class(name)(**policy_kwargs(name, kwargs))
+    cls = policy_class(name)
+    return cls(**policy_kwargs(cls, name, kwargs))

@@ -37,7 +37,7 @@ import numpy as np
 
 from mistvla.harness.registry import LazyRegistry
 from mistvla.harness.risk.base import NoParams, RiskSignal
-from mistvla.harness.typed import from_dict, to_dict
+from mistvla.harness.typed import parse_nested, to_dict
 
 N_MOTION_DIMS = 6  # x, y, z, roll, pitch, yaw; index 6 is the gripper
 
@@ -84,7 +84,7 @@ class InterventionConfig:
                 f"unknown intervention {self.name!r}; known: {', '.join(INTERVENTIONS.names())} "
                 "(or a 'package.module:Class' name)"
             )
-        self.options: Any = from_dict(intervention_class(self.name).Config, self.params)
+        self.options: Any = parse_nested(intervention_class(self.name).Config, self.params)
         self.params = to_dict(self.options)  # defaults filled in, so the manifest records them
 
     @classmethod

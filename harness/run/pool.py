@@ -16,33 +16,30 @@ from multiprocessing import get_context
 from typing import Any
 
 from mistvla.harness.config.run import RunConfig
-from mistvla.harness.run import workers as worker_state
 from mistvla.harness.run.dispatch import WorkQueue
 from mistvla.harness.run.episode import EpisodeResult
-from mistvla.harness.run.lockstep_worker import close_extra_envs, run_chunk
 from mistvla.harness.run.plan import EpisodeSpec, env_key
-
-
-def held_task() -> tuple[str, int] | None:
-    """The (suite, task) whose env this process holds (None: none built yet)."""
-    envs = worker_state._WORKER.get("envs") or {}
-    return next(iter(envs), None)
+from mistvla.harness.run.worker import Worker
 
 
 def _pool_worker(wid: int, cfg_data: dict[str, Any], inbox: Any, outbox: Any) -> None:
+    worker = None
     try:
-        worker_state._setup(cfg_data, 1)
+        worker = Worker.from_data(cfg_data, threads=1)
         outbox.put(("idle", wid, None))
         while True:
             job = inbox.get()
             if job is None:
                 return
             chunk, thresholds = job
-            for result in run_chunk(chunk, thresholds):
+            for result in worker.run_chunk(chunk, thresholds):
                 outbox.put(("ok", wid, result))
-            outbox.put(("idle", wid, held_task()))
+            outbox.put(("idle", wid, worker.held_task))
     except BaseException as err:  # reported to the parent, which stops the run
         outbox.put(("error", wid, f"{type(err).__name__}: {err}"))
+    finally:
+        if worker is not None:
+            worker.close()
 
 
 class LocalPool:
@@ -58,6 +55,8 @@ class LocalPool:
         self._idle: list[int] = []
         self._starting = 0
         self._started = False
+        self.worker: Worker | None = None
+        """The in-process worker (one worker: everything runs in this process)."""
         self.env_builds = 0
         """Chunks that started on a task the worker did not hold (an env build each)."""
 
@@ -70,7 +69,7 @@ class LocalPool:
             return
         self._started = True
         if self.workers <= 1:
-            worker_state._setup(self.cfg.to_dict(), None)
+            self.worker = Worker(self.cfg)
             return
         # spawn, not fork: a parent that has stepped an env holds thread pools (numba,
         # OpenMP) whose locks a forked child inherits mid-use and deadlocks on.
@@ -98,11 +97,9 @@ class LocalPool:
                 proc.join()
         self._procs.clear()
         self._inboxes.clear()
-        if self.workers <= 1 and self._started:
-            close_extra_envs()
-            for env in worker_state._WORKER.get("envs", {}).values():
-                env.close()
-            worker_state._WORKER.clear()
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
 
     def _next_message(self) -> tuple[str, int, Any]:
         while True:
@@ -119,10 +116,11 @@ class LocalPool:
             return
         self._start()
         queue = WorkQueue(specs, self.workers)
-        if self.workers <= 1:
-            while (chunk := queue.next_chunk(held_task())) is not None:
-                self.env_builds += env_key(chunk[0]) != held_task()
-                yield from run_chunk(chunk, thresholds)
+        if self.worker is not None:
+            worker = self.worker
+            while (chunk := queue.next_chunk(worker.held_task)) is not None:
+                self.env_builds += env_key(chunk[0]) != worker.held_task
+                yield from worker.run_chunk(chunk, thresholds)
             return
         busy = 0
         while True:

@@ -28,13 +28,11 @@ from mistvla.harness.run.ray_cluster import init_private_cluster, join_cluster
 
 
 class EnvWorker:
-    """The body of one env actor: the worker state of :mod:`~mistvla.harness.run.workers` in its process."""
+    """The body of one env actor: a :class:`~mistvla.harness.run.worker.Worker` in its process."""
 
     def __init__(self, cfg_data: dict[str, Any], server: Any = None) -> None:
-        from mistvla.harness.run import workers
+        from mistvla.harness.run.worker import Worker
 
-        self._workers = workers
-        workers._setup(cfg_data, 1)
         self._remote = None
         if server is not None:  # the policy lives in the server actor; this one holds a stand-in
             import ray
@@ -42,15 +40,13 @@ class EnvWorker:
             from mistvla.harness.run.remote_policy import RemotePolicy
 
             self._remote = RemotePolicy(server, ray.get(server.describe.remote()))
-            workers._WORKER["policy"] = self._remote
+        self._worker = Worker.from_data(cfg_data, threads=1, policy=self._remote)
 
     def run_episodes(
         self, specs: list[EpisodeSpec], thresholds: dict[str, float | None]
     ) -> list[EpisodeResult]:
         """One episode, or one lock-step group (``lockstep: N``), of one task."""
-        from mistvla.harness.run.lockstep_worker import run_chunk
-
-        results = list(run_chunk(specs, thresholds))
+        results = list(self._worker.run_chunk(specs, thresholds))
         if self._remote is not None:
             self._remote.raise_if_lost()  # never return episodes cut short by a lost server
             self._remote.close_episodes()

@@ -136,7 +136,7 @@ def run_ablations(path: str | Path, workers: int | None = None, progress: bool =
     from mistvla.harness.config.run import load_config, parse_config
     from mistvla.harness.report.ablation_table import ablation_rows, write_ablation_table
     from mistvla.harness.results.store import ResultsStore
-    from mistvla.harness.run.scheduler import run
+    from mistvla.harness.run.run_command import run
 
     spec, base_path = load_ablations(path)
     base_data = load_config(base_path).to_dict()

@@ -18,7 +18,7 @@ from mistvla.harness.datasets.run_export import ExportSelection, export_run
 from mistvla.harness.envs.tasks import suite_object_names
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.results.store import ResultsStore
-from mistvla.harness.run.scheduler import run
+from mistvla.harness.run.run_command import run
 
 REFERENCE = "experiments/artifacts/reference/libero_spatial"
 

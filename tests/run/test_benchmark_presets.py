@@ -14,7 +14,7 @@ from mistvla.harness.cli import main
 from mistvla.harness.config.run import load_config
 from mistvla.harness.report.published import PUBLISHED
 from mistvla.harness.run.checks import check_run
-from mistvla.harness.run.estimate import plan_summary
+from mistvla.harness.run.plan_command import plan_summary
 
 PRESETS = sorted((Path(__file__).resolve().parents[2] / "experiments/benchmarks").glob("*.yaml"))
 OPENVLA_LIMITS = {"libero_spatial": 220, "libero_object": 280, "libero_goal": 300, "libero_10": 520}

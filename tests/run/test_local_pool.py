@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from mistvla.harness.config.run import parse_config
-from mistvla.harness.run import workers as worker_state
 from mistvla.harness.run.plan import plan_episodes
-from mistvla.harness.run.pool import LocalPool, held_task
+from mistvla.harness.run.pool import LocalPool
 
 
 def test_env_is_built_once_across_phases(tmp_path):
@@ -22,12 +21,10 @@ def test_env_is_built_once_across_phases(tmp_path):
     )
     with LocalPool(cfg, 1) as pool:
         calib = list(pool.run(plan_episodes(cfg, calibration=True), {"none": None}))
-        env = worker_state._WORKER["envs"][("libero_spatial", 0)]
+        worker = pool.worker
+        env = worker.envs[("libero_spatial", 0)]
         evals = list(pool.run(plan_episodes(cfg), {"none": None}))
-        assert worker_state._WORKER["envs"][("libero_spatial", 0)] is env and held_task() == (
-            "libero_spatial",
-            0,
-        )
+        assert worker.envs[("libero_spatial", 0)] is env and worker.held_task == ("libero_spatial", 0)
     assert pool.env_builds == 1
     assert [r.record["init_state"] for r in calib + evals] == [45, 0, 1]
-    assert worker_state._WORKER == {}  # closed: env closed, state cleared
+    assert pool.worker is None and worker.envs == {}  # closed: env closed, state cleared

@@ -98,7 +98,7 @@ def test_lockstep_matches_one_at_a_time(setup):
 def test_lockstep_runs_give_the_same_tables_for_a_looping_policy(tmp_path):
     from mistvla.harness.config.run import parse_config
     from mistvla.harness.results.store import ResultsStore
-    from mistvla.harness.run.scheduler import run
+    from mistvla.harness.run.run_command import run
 
     def table(lockstep: int) -> list[dict]:
         cfg = parse_config(

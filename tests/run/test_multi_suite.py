@@ -8,9 +8,9 @@ from mistvla.harness.config.run import parse_config
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.report.build import report
 from mistvla.harness.run.dispatch import WorkQueue
-from mistvla.harness.run.estimate import describe, plan_summary
 from mistvla.harness.run.plan import plan_episodes
-from mistvla.harness.run.scheduler import identity, run
+from mistvla.harness.run.plan_command import describe, plan_summary
+from mistvla.harness.run.run_command import identity, run
 
 
 def _cfg(suite, tmp_path=None, **episodes):

@@ -15,7 +15,7 @@ import pytest
 
 from mistvla.harness.config.run import parse_config
 from mistvla.harness.run.ray_cluster import init_private_cluster
-from mistvla.harness.run.scheduler import run
+from mistvla.harness.run.run_command import run
 
 ray = pytest.importorskip("ray")
 

@@ -9,7 +9,7 @@ import pytest
 from mistvla.harness.cli import main
 from mistvla.harness.config.run import parse_config
 from mistvla.harness.errors import ConfigError
-from mistvla.harness.run.scheduler import run
+from mistvla.harness.run.run_command import run
 
 SCALAR_RISK = """
 from mistvla.harness.risk.base import RiskSignal, RiskSource

@@ -16,7 +16,7 @@ from mistvla.harness.cli import main
 from mistvla.harness.config.run import load_config, parse_config
 from mistvla.harness.errors import ConfigError, ConfigMismatchError
 from mistvla.harness.results.store import ResultsStore
-from mistvla.harness.run.scheduler import plan_episodes, run
+from mistvla.harness.run.run_command import plan_episodes, run
 
 VOLATILE = {"wall_time_s", "started_utc", "run_id"}
 

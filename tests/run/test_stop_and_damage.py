@@ -10,7 +10,7 @@ import pytest
 from mistvla.harness.config.run import parse_config
 from mistvla.harness.report.build import report
 from mistvla.harness.results.store import ResultsStore
-from mistvla.harness.run.scheduler import run
+from mistvla.harness.run.run_command import run
 
 
 def _cfg(tmp: Path, name: str, **changes) -> dict:

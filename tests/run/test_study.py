@@ -13,7 +13,7 @@ from mistvla.harness.errors import ConfigError, StoreError
 from mistvla.harness.report.build import report
 from mistvla.harness.results.store import ResultsStore
 from mistvla.harness.run.plan import plan_episodes
-from mistvla.harness.run.scheduler import run
+from mistvla.harness.run.run_command import run
 from mistvla.harness.run.sequential_run import STOPPING_FILE, next_round, ordered_units, replay
 from mistvla.harness.run.study import describe_power, power_lines, power_override, preregister
 from mistvla.harness.stats.prereg import parse_prereg, read_prereg

@@ -13,7 +13,7 @@ import pytest
 
 from mistvla.harness.config.run import load_config
 from mistvla.harness.run.checks import check_run
-from mistvla.harness.run.estimate import plan_summary
+from mistvla.harness.run.plan_command import plan_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT = json.loads((ROOT / "experiments/artifacts/reference/libero_spatial/split.json").read_text())

@@ -12,7 +12,7 @@ from mistvla.harness.errors import ConfigError
 from mistvla.harness.report.build import report
 from mistvla.harness.report.html.data import load_report_data
 from mistvla.harness.results.store import ResultsStore
-from mistvla.harness.run.scheduler import plan_episodes, run
+from mistvla.harness.run.run_command import plan_episodes, run
 
 VOLATILE = {"wall_time_s", "started_utc", "run_id"}
 

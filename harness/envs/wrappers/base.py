@@ -162,10 +162,8 @@ PERTURBATIONS = LazyRegistry(
 
 
 def perturbation_class(name: str) -> type[PerturbationWrapper]:
-    cls = PERTURBATIONS.resolve(name)
-    if not (isinstance(cls, type) and issubclass(cls, PerturbationWrapper)):
-        raise TypeError(f"perturbation {name!r} resolves to {cls!r}, which is not a PerturbationWrapper")
-    return cls
+    """The wrapper class registered under ``name`` (or named ``"package.module:Class"``)."""
+    return PERTURBATIONS.resolve_class(name, PerturbationWrapper)
 
 
 def perturbation_options(name: str, params: dict[str, Any], path: str = "params") -> Any:

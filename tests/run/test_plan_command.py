@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mistvla.harness.cli import main
 from mistvla.harness.config.run import load_config
-from mistvla.harness.run.estimate import plan_summary
+from mistvla.harness.run.plan_command import plan_summary
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "experiments/quickstart.yaml"
 

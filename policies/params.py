@@ -1,8 +1,9 @@
-"""Checking a policy's parameters from a config against its constructor, before anything runs.
+"""Checking a policy's parameters (``policy.params``) against its constructor, before anything runs.
 
->>> policy_kwargs("random", {"seed": 3})
+>>> from mistvla.policies.simple import RandomPolicy
+>>> policy_kwargs(RandomPolicy, "random", {"seed": 3})
 {'seed': 3}
->>> policy_kwargs("random", {"sed": 3})
+>>> policy_kwargs(RandomPolicy, "random", {"sed": 3})
 Traceback (most recent call last):
 ...
 mistvla.harness.errors.ConfigError: policy.params.sed: unknown parameter of 'random' (known: seed, scale)
@@ -19,16 +20,13 @@ from mistvla.harness.errors import ConfigError
 from mistvla.harness.typed import from_dict
 
 
-def policy_kwargs(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` checked against the policy's constructor, nested config objects built.
+def policy_kwargs(cls: type, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` checked against the constructor of ``cls`` (registered as ``name``), nested config objects built.
 
     A mapping given for a parameter annotated with a dataclass (e.g. the
     scripted expert's ``perturbation``) becomes that dataclass, validated
     strictly. Unknown parameters are an error naming them.
     """
-    from mistvla.policies.registry import policy_class
-
-    cls = policy_class(name)
     sig = inspect.signature(cls.__init__)
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     known = [k for k, p in sig.parameters.items() if k != "self" and p.kind is not p.VAR_KEYWORD]
