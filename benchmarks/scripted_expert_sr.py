@@ -98,7 +98,7 @@ def coverage(suite: str) -> tuple[list[int], list[tuple[int, str]]]:
 
 
 def _rate(rows: list[dict[str, Any]], key: str) -> str:
-    from mistvla.harness.report.intervals import wilson_interval
+    from mistvla.harness.stats.intervals import wilson_interval
 
     k, n = sum(r[key] for r in rows), len(rows)
     lo, hi = wilson_interval(k, n)

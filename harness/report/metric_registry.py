@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mistvla.harness.errors import UnknownNameError
-from mistvla.harness.report.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
+from mistvla.harness.stats.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
 from mistvla.harness.report.outcomes import (
     Pairing,
     clean_success,

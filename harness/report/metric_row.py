@@ -1,6 +1,6 @@
 """One row of a comparison table: every registered metric of one (policy, intervention) in one scope.
 
->>> from mistvla.harness.report.intervals import clustered_rate
+>>> from mistvla.harness.stats.intervals import clustered_rate
 >>> row = MethodMetrics("overall", "p", "none", True, {"sr": clustered_rate([True, False], ["a", "b"])}, 2, 2, 0, 0)
 >>> row.sr.value, row.estimates["sr"] is row.sr
 (0.5, True)
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mistvla.harness.report.intervals import Estimate
+from mistvla.harness.stats.intervals import Estimate
 from mistvla.harness.stats.mcnemar import McNemarResult
 
 NOT_APPLICABLE = "not applicable: base policy"
@@ -21,7 +21,7 @@ NOT_APPLICABLE = "not applicable: base policy"
 class MethodMetrics:
     """All metrics of one (policy, intervention) within one scope (overall, a suite, a task or a condition).
 
-    ``estimates`` holds one :class:`~mistvla.harness.report.intervals.Estimate`
+    ``estimates`` holds one :class:`~mistvla.harness.stats.intervals.Estimate`
     per registered metric (:data:`~mistvla.harness.report.metric_registry.METRICS`),
     also readable as an attribute (``row.sr``, ``row.delta_cr``).
     """

@@ -24,7 +24,7 @@ pandas DataFrame). Definitions (also in ``docs/metrics.md`` and
 
 Rates get Wilson intervals with a design-effect-adjusted n; means and deltas a
 seeded cluster bootstrap; clusters are (suite, task, init state). See
-:mod:`mistvla.harness.report.intervals`.
+:mod:`mistvla.harness.stats.intervals`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from mistvla.harness.report.intervals import (
+from mistvla.harness.stats.intervals import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,

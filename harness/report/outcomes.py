@@ -3,7 +3,7 @@
 The predicates (:func:`has_collision`, :func:`clean_success`, :func:`triggered`)
 decide what each episode counts as; the estimators turn a list of episode
 records (dicts, a pyarrow Table or a pandas DataFrame) into an
-:class:`~mistvla.harness.report.intervals.Estimate` with its interval. The
+:class:`~mistvla.harness.stats.intervals.Estimate` with its interval. The
 metrics of the comparison table are registered, one line each, in
 :data:`mistvla.harness.report.metric_registry.METRICS`; definitions are in
 ``docs/metrics.md``.
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mistvla.harness.report.intervals import (
+from mistvla.harness.stats.intervals import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,

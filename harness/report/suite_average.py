@@ -12,7 +12,7 @@ half-widths combined in quadrature over ``k`` suites (a normal approximation
 on each side, which keeps Wilson's asymmetry). An estimate undefined in any
 suite (e.g. RR(a) where nothing triggered) is undefined in the average.
 
->>> from mistvla.harness.report.intervals import Estimate
+>>> from mistvla.harness.stats.intervals import Estimate
 >>> a = Estimate(0.8, 0.7, 0.9, 50, 50, "wilson")
 >>> b = Estimate(0.4, 0.3, 0.5, 50, 50, "wilson")
 >>> e = mean_estimate([a, b])
@@ -26,7 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mistvla.harness.report.intervals import Estimate, empty_estimate
+from mistvla.harness.stats.intervals import Estimate, empty_estimate
 from mistvla.harness.report.metric_row import MethodMetrics
 
 AVERAGE_SCOPE = "average"

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from mistvla.harness.report.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
+from mistvla.harness.stats.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
 from mistvla.harness.report.metric_registry import definitions_text, table_metrics, tested_metrics
 from mistvla.harness.report.metric_row import MethodMetrics
 from mistvla.harness.report.metrics import all_collision_free
@@ -45,7 +45,7 @@ DASH = "-"
 def format_estimate(e: Estimate, signed: bool = False, scale: float = 100.0, digits: int = 1) -> str:
     """``"62.0 [48.1, 74.2]"`` (percent by default); ``"-"`` for an empty estimate.
 
-    >>> from mistvla.harness.report.intervals import clustered_rate
+    >>> from mistvla.harness.stats.intervals import clustered_rate
     >>> format_estimate(clustered_rate([True, True, False, True], list("abcd")))
     '75.0 [30.1, 95.4]'
     >>> format_estimate(clustered_rate([], []))

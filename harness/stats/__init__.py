@@ -11,6 +11,7 @@ can all use it. One concept per module (see ``docs/statistics.md``):
 * :mod:`.eprocess`     the beta-mixture e-process of one paired question
 * :mod:`.confseq`      confidence sequence for the discordance split
 * :mod:`.sequential`   ``SequentialMonitor``: several questions, Bonferroni, min/max units
+* :mod:`.intervals`    Wilson and cluster-bootstrap intervals of rates and paired deltas
 * :mod:`.simulate`     Monte Carlo studies validating power and the sequential rule
 * :mod:`.config`       the ``stopping:`` and ``power:`` config blocks
 * :mod:`.prereg`       the ``prereg.json`` record and confirmatory/exploratory labels

@@ -10,7 +10,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from mistvla.harness.report import metrics as m
-from mistvla.harness.report.intervals import (
+from mistvla.harness.stats.intervals import (
     cluster_bootstrap_mean,
     clustered_rate,
     design_effect,

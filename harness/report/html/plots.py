@@ -13,7 +13,7 @@ from typing import Any
 
 from mistvla.harness.report.html.data import ReportData
 from mistvla.harness.report.html.section import SectionOutput, plot_div
-from mistvla.harness.report.intervals import Estimate
+from mistvla.harness.stats.intervals import Estimate
 from mistvla.harness.report.metric_registry import plot_metrics
 from mistvla.harness.report.metric_row import MethodMetrics
 from mistvla.harness.report.table import drop_duplicate_overall, method_label

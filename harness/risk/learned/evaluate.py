@@ -27,7 +27,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score
 
-from mistvla.harness.report.intervals import clustered_rate
+from mistvla.harness.stats.intervals import clustered_rate
 from mistvla.harness.risk.learned.baselines import per_dim_shortcut, shortcut_scores
 from mistvla.harness.risk.learned.dataset import RiskDataset
 from mistvla.harness.risk.learned.model import load_checkpoint, predict
