@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mistvla.harness.errors import UnknownNameError
-from mistvla.harness.stats.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
 from mistvla.harness.report.outcomes import (
     Pairing,
     clean_success,
@@ -41,6 +40,7 @@ from mistvla.harness.report.outcomes import (
     success_rate,
     triggered,
 )
+from mistvla.harness.stats.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from mistvla.harness.stats.intervals import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    empty_estimate,
-)
 from mistvla.harness.report.metric_registry import METRICS, MetricInput, definitions_text, tested_metrics
 from mistvla.harness.report.metric_row import NOT_APPLICABLE, MethodMetrics
 from mistvla.harness.report.outcomes import (
@@ -62,6 +56,12 @@ from mistvla.harness.report.outcomes import (
 )
 from mistvla.harness.report.suite_average import with_suite_average
 from mistvla.harness.results.identity import EpisodeId
+from mistvla.harness.stats.intervals import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    empty_estimate,
+)
 from mistvla.harness.stats.mcnemar import mcnemar_exact
 
 __all__ = [  # the estimators are re-exported: ``metrics`` is the one module users import

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mistvla.harness.results.identity import EpisodeId
 from mistvla.harness.stats.intervals import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -30,7 +31,6 @@ from mistvla.harness.stats.intervals import (
     empty_estimate,
     paired_bootstrap_delta,
 )
-from mistvla.harness.results.identity import EpisodeId
 
 Record = Mapping[str, Any]
 

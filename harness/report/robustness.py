@@ -23,13 +23,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from mistvla.harness.stats.intervals import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    Estimate,
-    empty_estimate,
-)
 from mistvla.harness.report.metric_row import MethodMetrics
 from mistvla.harness.report.metrics import compare
 from mistvla.harness.report.outcomes import (
@@ -41,6 +34,13 @@ from mistvla.harness.report.outcomes import (
     success_rate,
 )
 from mistvla.harness.results.identity import EpisodeId
+from mistvla.harness.stats.intervals import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    Estimate,
+    empty_estimate,
+)
 
 CLEAN = ("none", 0)
 

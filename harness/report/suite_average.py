@@ -26,8 +26,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mistvla.harness.stats.intervals import Estimate, empty_estimate
 from mistvla.harness.report.metric_row import MethodMetrics
+from mistvla.harness.stats.intervals import Estimate, empty_estimate
 
 AVERAGE_SCOPE = "average"
 

@@ -17,7 +17,6 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from mistvla.harness.stats.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
 from mistvla.harness.report.metric_registry import definitions_text, table_metrics, tested_metrics
 from mistvla.harness.report.metric_row import MethodMetrics
 from mistvla.harness.report.metrics import all_collision_free
@@ -30,6 +29,7 @@ from mistvla.harness.report.paired_tests import (
 )
 from mistvla.harness.report.published import reference_footer, reference_header, reference_sr
 from mistvla.harness.report.suite_average import suite_scopes
+from mistvla.harness.stats.intervals import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, Estimate
 
 _TABLE = table_metrics("table")
 _TESTED = tested_metrics()

@@ -13,10 +13,10 @@ from typing import Any
 
 from mistvla.harness.report.html.data import ReportData
 from mistvla.harness.report.html.section import SectionOutput, plot_div
-from mistvla.harness.stats.intervals import Estimate
 from mistvla.harness.report.metric_registry import plot_metrics
 from mistvla.harness.report.metric_row import MethodMetrics
 from mistvla.harness.report.table import drop_duplicate_overall, method_label
+from mistvla.harness.stats.intervals import Estimate
 
 RATES = tuple((m.name, m.plot_label) for m in plot_metrics("rate"))
 """(metric, panel title) of the rate bars, from the metric registry."""

@@ -27,11 +27,11 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score
 
-from mistvla.harness.stats.intervals import clustered_rate
 from mistvla.harness.risk.learned.baselines import per_dim_shortcut, shortcut_scores
 from mistvla.harness.risk.learned.dataset import RiskDataset
 from mistvla.harness.risk.learned.model import load_checkpoint, predict
 from mistvla.harness.risk.learned.train import episode_ids
+from mistvla.harness.stats.intervals import clustered_rate
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 1.0)
 DIM_NAMES = ("x", "y", "z", "roll", "pitch", "yaw")
