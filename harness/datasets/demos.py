@@ -108,6 +108,24 @@ def episode_seed(seed: int, task: int, init_state: int) -> int:
     return seed * 100_000 + task * 1_000 + init_state
 
 
+def episode_order(cfg: DemoConfig, tasks: list[int]) -> list[tuple[int, int, int]]:
+    """(seed, init state, task) in collection order: every training episode before the validation
+    ones (LeRobot's ``splits`` are episode ranges); within each, init-state major (a ``max_minutes``
+    stop still covers every task) or, with ``order: task``, task by task.
+
+    >>> cfg = DemoConfig(name="x", train_init_states=[0, 1], val_init_states=[9])
+    >>> episode_order(cfg, [3, 4])
+    [(0, 0, 3), (0, 0, 4), (0, 1, 3), (0, 1, 4), (0, 9, 3), (0, 9, 4)]
+    """
+    out = []
+    for group in (cfg.train_init_states, cfg.val_init_states):
+        pairs = [(k, t) for k in group for t in tasks]
+        if cfg.order == "task":
+            pairs = [(k, t) for t in tasks for k in group]
+        out += [(seed, k, t) for seed in cfg.seeds for k, t in pairs]
+    return out
+
+
 def collect_episode(
     env: Any,
     expert: Any,
@@ -168,16 +186,8 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
     t0 = time.perf_counter()
     envs: dict[int, Any] = {}
     stopped_early = False
-    # Training episodes first, then validation ones (LeRobot's splits are episode ranges);
-    # within each, init-state major: stopping early (max_minutes) still covers every task.
-    runs = []
-    for group in (cfg.train_init_states, cfg.val_init_states):
-        pairs = [(k, t) for k in group for t in tasks]
-        if cfg.order == "task":
-            pairs = [(k, t) for t in tasks for k in group]
-        runs += [(seed, k, t) for seed in cfg.seeds for k, t in pairs]
     try:
-        for seed, k, task in runs:
+        for seed, k, task in episode_order(cfg, tasks):
             out_of_time = cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes
             if out_of_time or (cfg.max_episodes is not None and tried >= cfg.max_episodes):
                 stopped_early = True
