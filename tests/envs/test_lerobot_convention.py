@@ -4,8 +4,11 @@ LeRobot 0.4.4's ``lerobot.envs.libero.LiberoEnv`` and mistvla's env start from t
 state and seed and take the same actions; at every step the LeRobot side goes through
 ``preprocess_observation`` and ``LiberoProcessorStep`` (as ``lerobot-eval`` does) and must equal
 mistvla's observation written in the ``lerobot`` convention: ``observation.state`` and both
-images. The policy adapters read the same inputs: the tiny SmolVLA gives the same action from
-either side, and OpenVLA's training view is the convention's frame.
+images (bit for bit when LeRobot processes mistvla's own simulator; to float tolerance across the
+two simulators). A ``demos`` episode read back with ``LeRobotDataset`` holds the same. The policy
+adapters read the same inputs: the tiny SmolVLA gives the same action through mistvla's adapter as
+through LeRobot's processing, and the tiny OpenVLA's image is OpenVLA's LIBERO preprocessing of
+robosuite's frame.
 """
 
 from __future__ import annotations
@@ -181,11 +184,18 @@ def test_tiny_smolvla_acts_the_same_on_either_side(paired, tmp_path):
         np.testing.assert_array_equal(ours, lerobot_action.numpy().reshape(-1).astype(np.float32))
 
 
-def test_openvla_training_view_is_the_convention_frame(paired):
-    """OpenVLA's LIBERO eval feeds robosuite's frame rotated 180 degrees (``get_libero_image``)."""
-    from mistvla.policies.openvla.preprocess import to_training_view
+def test_tiny_openvla_reads_the_convention_frame(paired, tmp_path):
+    """OpenVLA's LIBERO eval feeds robosuite's frame rotated 180 degrees (``get_libero_image``),
+    JPEG round-tripped and resized (``resize_image``): the tiny OpenVLA's input is exactly that."""
+    from mistvla.policies.openvla.policy import OpenVLAPolicy
+    from mistvla.policies.openvla.preprocess import jpeg_roundtrip, resize_lanczos, to_training_view
+    from mistvla.policies.testing.tiny_llava import build_tiny_llava
 
     obs, _, _ = paired[-1]
     raw = obs["raw_agentview"]
     np.testing.assert_array_equal(to_training_view(obs["images"]["agentview"]), raw[::-1, ::-1])
     np.testing.assert_array_equal(convention_frame(obs["images"]["agentview"], "lerobot"), raw[::-1, ::-1])
+    policy = OpenVLAPolicy(build_tiny_llava(tmp_path), unnorm_key="libero_spatial")
+    policy.reset("pick up the black bowl")
+    np.testing.assert_array_equal(policy.preprocess(obs), resize_lanczos(jpeg_roundtrip(raw[::-1, ::-1])))
+    assert policy.select_action(obs).shape == (7,)
