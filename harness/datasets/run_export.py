@@ -4,13 +4,18 @@ The same layout as the demonstrations (:mod:`~mistvla.harness.datasets.lerobot_e
 so a dataset of OpenVLA, SmolVLA or reference-policy rollouts trains the reference
 policy, feeds ``analyze-actions`` and reads back with ``LeRobotDataset(repo_id, root=...)``:
 
-- ``observation.state``: the step table's ``state`` (schema 3);
+- ``observation.state``: the step table's ``state`` (schema 3); under the default ``lerobot``
+  convention (:mod:`~mistvla.harness.envs.conventions`) its axis-angle recomputed from the
+  recorded ``eef_quat`` with LeRobot's LIBERO formula, ``--convention mistvla`` keeps it as recorded;
 - ``observation.environment_state``: its ``environment_state`` (only when every exported
   episode had privileged observations; the suite's object slots in ``meta/mistvla.json``);
 - ``action``: what the policy proposed (``raw_action``); ``executed_action``: what ran
   after any intervention;
 - per episode in ``meta/mistvla.json``: the full identity (policy, intervention, task,
   init state, seed, perturbation), success, termination and the source run.
+
+One intervention and one env condition per dataset unless ``ExportSelection.mix`` (``--all``);
+training episodes first, so the split is also LeRobot's ``meta/info.json`` ``splits``.
 
 Camera images are not in the step table (videos are per episode, optional); export state.
 """
@@ -121,6 +126,12 @@ def export_run(
     check_convention(convention)
     episodes.sort(key=lambda r: r["init_state"] in selection.val_init_states)  # stable: train, then val
     steps = _steps_by_episode(store, [r["episode_key"] for r in episodes], run_dir)
+    no_quat = [k for k, c in steps.items() if c["eef_quat"] is None]
+    if convention == "lerobot" and no_quat:
+        raise ConfigError(
+            f"run_dir: episode {no_quat[0]} has steps without 'eef_quat', which LeRobot's axis-angle "
+            "is computed from; export it with --convention mistvla"
+        )
     privileged = all(steps[r["episode_key"]]["environment_state"] is not None for r in episodes)
     names = list(suite_object_names(suites[0])) if privileged else []
     writer = DemoWriter(
@@ -187,7 +198,9 @@ def _steps_by_episode(store: Any, keys: Sequence[str], run_dir: str | Path) -> d
         env = cols["environment_state"]
         out[key] = {
             "state": np.asarray(cols["state"], dtype=np.float32),
-            "eef_quat": np.asarray(cols["eef_quat"], dtype=np.float32),
+            "eef_quat": None
+            if any(q is None for q in cols["eef_quat"])
+            else np.asarray(cols["eef_quat"], dtype=np.float32),
             "environment_state": None if any(e is None for e in env) else np.asarray(env, dtype=np.float32),
             "raw_action": np.asarray(cols["raw_action"], dtype=np.float32),
             "executed_action": np.asarray(cols["executed_action"], dtype=np.float32),

@@ -112,6 +112,19 @@ def test_empty_selection_and_stateless_runs_are_one_line_errors(run_dir: Path, t
     with pytest.raises(ConfigError, match="no per-step 'state'"):
         export_run(old, tmp_path / "b", ExportSelection(mix=True), progress=False)
     assert not (tmp_path / "b").exists()
+    quatless = tmp_path / "quatless"  # steps without ``eef_quat``: only the recorded layout exports
+    shutil.copytree(run_dir, quatless)
+    for f in (quatless / "steps").glob("*.parquet"):
+        table = pq.read_table(f)
+        i = table.schema.get_field_index("eef_quat")
+        pq.write_table(
+            table.set_column(i, "eef_quat", pa.nulls(table.num_rows, table.schema.field(i).type)), f
+        )
+    sel = ExportSelection(interventions=("none",))
+    with pytest.raises(ConfigError, match=r"without 'eef_quat'.*--convention mistvla"):
+        export_run(quatless, tmp_path / "c", sel, progress=False)
+    assert not (tmp_path / "c").exists()
+    export_run(quatless, tmp_path / "d", sel, progress=False, convention="mistvla")
 
 
 def test_selection_filters(run_dir: Path) -> None:
