@@ -142,11 +142,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
         interventions=tuple(args.intervention) if args.intervention else None,
         successes_only=args.successes_only,
         clean_only=args.clean_only,
+        perturbations=tuple(args.perturbation) if args.perturbation else None,
         val_init_states=tuple(int(k) for k in args.val_init_states.split(","))
         if args.val_init_states
         else (),
+        mix=args.all,
     )
-    root = export_run(args.run_dir, args.out, selection, overwrite=args.overwrite, progress=not args.quiet)
+    root = export_run(
+        args.run_dir, args.out, selection, overwrite=args.overwrite, progress=not args.quiet,
+        convention=args.convention,
+    )  # fmt: skip
     print(f"written: {root}")
     return 0
 
@@ -271,6 +276,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--successes-only", action="store_true", help="only successful episodes")
     p.add_argument("--clean-only", action="store_true", help="only episodes without an env perturbation")
+    p.add_argument(
+        "--perturbation", action="append", metavar="LABEL[:LEVEL]",
+        help="only this env condition ('none': clean; repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="allow several interventions / perturbation conditions in one dataset",
+    )
+    p.add_argument(
+        "--convention", choices=("lerobot", "mistvla"), default="lerobot",
+        help="observation.state layout (docs/reference_policy.md); default: LeRobot's LIBERO formula",
+    )  # fmt: skip
     p.add_argument("--val-init-states", metavar="K,K", help="init states marked val in the split")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset directory")
     p.add_argument("--quiet", action="store_true")

@@ -6,8 +6,11 @@ expert's clean action for the state it is in, so the learned policy sees
 states off the expert's path and how to recover from them. Only successful
 episodes are kept unless ``keep_failures``. The split is by LIBERO init
 state: ``train_init_states`` and ``val_init_states`` (early stopping) are
-recorded in the dataset's metadata; keep both disjoint from every init state
-you evaluate or calibrate on.
+recorded in the dataset's metadata (and, as episode ranges, in LeRobot's
+``meta/info.json`` ``splits``: every training episode is collected before the
+validation ones); keep both disjoint from every init state you evaluate or
+calibrate on. ``convention`` (default ``lerobot``) sets how state and camera
+frames are written (:mod:`~mistvla.harness.envs.conventions`).
 
 Config (YAML, ``mistvla demos CONFIG``): see ``experiments/reference/demos_libero_spatial.yaml``.
 """
@@ -21,8 +24,16 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mistvla.harness.envs.conventions import (
+    DEFAULT_CONVENTION,
+    Convention,
+    check_convention,
+    convention_frame,
+    convention_state,
+    image_key,
+)
 from mistvla.harness.envs.tasks import suite_object_names
-from mistvla.harness.envs.vectors import environment_vector, state_vector
+from mistvla.harness.envs.vectors import environment_vector
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.typed import from_dict
 
@@ -50,6 +61,9 @@ class DemoConfig:
     max_steps: int | None = None
     cameras: list[str] = field(default_factory=list)
     image_size: int = 128
+    convention: Convention = DEFAULT_CONVENTION
+    """``lerobot``: state, image keys and frames as LeRobot's LIBERO env feeds a policy;
+    ``mistvla``: the env's canonicalised axis-angle, ``observation.images.<camera>``, upright frames."""
     fps: int = 20
     max_minutes: float | None = None
     """Stop starting episodes after this much wall time and finalize what was collected (CPU budget)."""
@@ -63,6 +77,7 @@ class DemoConfig:
         overlap = set(self.train_init_states) & set(self.val_init_states)
         if overlap:
             raise ConfigError(f"val_init_states: {sorted(overlap)} are also train_init_states")
+        check_convention(self.convention)
         if self.action_noise < 0:
             raise ConfigError(f"action_noise: must be >= 0, got {self.action_noise}")
         try:  # the expert's own check of the noise settings, as a config error
@@ -93,6 +108,24 @@ def episode_seed(seed: int, task: int, init_state: int) -> int:
     return seed * 100_000 + task * 1_000 + init_state
 
 
+def episode_order(cfg: DemoConfig, tasks: list[int]) -> list[tuple[int, int, int]]:
+    """(seed, init state, task) in collection order: every training episode before the validation
+    ones (LeRobot's ``splits`` are episode ranges); within each, init-state major (a ``max_minutes``
+    stop still covers every task) or, with ``order: task``, task by task.
+
+    >>> cfg = DemoConfig(name="x", train_init_states=[0, 1], val_init_states=[9])
+    >>> episode_order(cfg, [3, 4])
+    [(0, 0, 3), (0, 0, 4), (0, 1, 3), (0, 1, 4), (0, 9, 3), (0, 9, 4)]
+    """
+    out = []
+    for group in (cfg.train_init_states, cfg.val_init_states):
+        pairs = [(k, t) for k in group for t in tasks]
+        if cfg.order == "task":
+            pairs = [(k, t) for t in tasks for k in group]
+        out += [(seed, k, t) for seed in cfg.seeds for k, t in pairs]
+    return out
+
+
 def collect_episode(
     env: Any,
     expert: Any,
@@ -101,8 +134,9 @@ def collect_episode(
     ep_seed: int,
     object_names: list[str],
     cameras: list[str],
+    convention: str = DEFAULT_CONVENTION,
 ) -> tuple[dict[str, np.ndarray], bool, dict[str, Any]]:
-    """One expert episode: per-frame arrays, success, and the episode's perturbation."""
+    """One expert episode: per-frame arrays (``convention``'s keys), success, and the episode's perturbation."""
     obs, _ = env.reset(seed=seed, options={"init_state": init_state})
     expert.bind(env)
     expert.reset(env.instruction, seed=ep_seed)
@@ -112,17 +146,18 @@ def collect_episode(
         "action": [],
         "executed_action": [],
     }
-    for cam in cameras:
-        cols[f"observation.images.{cam}"] = []
+    keys = {cam: image_key(cam, convention) for cam in cameras}
+    for key in keys.values():
+        cols[key] = []
     info: dict[str, Any] = {"is_success": False}
     while True:
         executed = expert.select_action(obs)
-        cols["observation.state"].append(state_vector(obs))
+        cols["observation.state"].append(convention_state(obs, convention))
         cols["observation.environment_state"].append(environment_vector(obs, object_names))
         cols["action"].append(expert.last_clean_action.copy())
         cols["executed_action"].append(executed.copy())
-        for cam in cameras:
-            cols[f"observation.images.{cam}"].append(obs["images"][cam])
+        for cam, key in keys.items():
+            cols[key].append(convention_frame(obs["images"][cam], convention))
         obs, _, terminated, truncated, info = env.step(executed)
         if terminated or truncated:
             break
@@ -142,53 +177,48 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
     tasks = cfg.tasks if cfg.tasks is not None else [t.index for t in suite_tasks(cfg.suite)]
     names = list(suite_object_names(cfg.suite))
     writer = DemoWriter(
-        cfg.root, f"mistvla/{cfg.name}", names, cfg.cameras, cfg.image_size, cfg.fps, overwrite
-    )
+        cfg.root, f"mistvla/{cfg.name}", names, cfg.cameras, cfg.image_size, cfg.fps, overwrite,
+        convention=cfg.convention,
+    )  # fmt: skip
     init_states = [*cfg.train_init_states, *cfg.val_init_states]
     bar = tqdm(total=len(tasks) * len(init_states) * len(cfg.seeds), desc="demos", disable=not progress)
     kept = tried = 0
     t0 = time.perf_counter()
     envs: dict[int, Any] = {}
     stopped_early = False
-    try:  # init-state major: stopping early (max_minutes) still covers every task
-        pairs = [(k, t) for k in init_states for t in tasks]
-        if cfg.order == "task":
-            pairs = [(k, t) for t in tasks for k in init_states]
-        for seed in cfg.seeds:
-            for k, task in pairs:
-                out_of_time = (
-                    cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes
-                )
-                if out_of_time or (cfg.max_episodes is not None and tried >= cfg.max_episodes):
-                    stopped_early = True
-                    break
-                if task not in envs and cfg.order == "task":
-                    for old in envs.values():
-                        old.close()
-                    envs.clear()
-                if task not in envs:
-                    envs[task] = LiberoEnv(
-                        cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,
-                        privileged=True, max_steps=cfg.max_steps,
-                    )  # fmt: skip
-                env = envs[task]
-                ep_seed = episode_seed(seed, task, k)
-                expert = ScriptedExpert(perturbation=cfg.noise(), settle_grasp=cfg.settle_grasp)
-                frames, success, perturbation = collect_episode(
-                    env, expert, k, seed, ep_seed, names, cfg.cameras
-                )
-                tried += 1
-                if success or cfg.keep_failures:
-                    record = {
-                        "suite": cfg.suite, "task": env.task_name, "task_in_suite": task, "init_state": k,
-                        "seed": seed, "episode_seed": ep_seed, "success": success,
-                        "split": "train" if k in cfg.train_init_states else "val",
-                        "perturbation": perturbation,
-                    }  # fmt: skip
-                    writer.add_episode(frames, env.instruction, record)
-                    kept += 1
-                bar.update(1)
-                bar.set_postfix(kept=f"{kept}/{tried}")
+    try:
+        for seed, k, task in episode_order(cfg, tasks):
+            out_of_time = cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes
+            if out_of_time or (cfg.max_episodes is not None and tried >= cfg.max_episodes):
+                stopped_early = True
+                break
+            if task not in envs and cfg.order == "task":
+                for old in envs.values():
+                    old.close()
+                envs.clear()
+            if task not in envs:
+                envs[task] = LiberoEnv(
+                    cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,
+                    privileged=True, max_steps=cfg.max_steps,
+                )  # fmt: skip
+            env = envs[task]
+            ep_seed = episode_seed(seed, task, k)
+            expert = ScriptedExpert(perturbation=cfg.noise(), settle_grasp=cfg.settle_grasp)
+            frames, success, perturbation = collect_episode(
+                env, expert, k, seed, ep_seed, names, cfg.cameras, cfg.convention
+            )
+            tried += 1
+            if success or cfg.keep_failures:
+                record = {
+                    "suite": cfg.suite, "task": env.task_name, "task_in_suite": task, "init_state": k,
+                    "seed": seed, "episode_seed": ep_seed, "success": success,
+                    "split": "train" if k in cfg.train_init_states else "val",
+                    "perturbation": perturbation,
+                }  # fmt: skip
+                writer.add_episode(frames, env.instruction, record)
+                kept += 1
+            bar.update(1)
+            bar.set_postfix(kept=f"{kept}/{tried}")
     finally:
         for env in envs.values():
             env.close()

@@ -1,8 +1,9 @@
 """The flat vectors a LIBERO observation becomes in a demonstration dataset.
 
-``observation.state`` follows LeRobot's LIBERO layout (8 floats: end-effector
-position, end-effector axis-angle, the two finger joints), so datasets
-recorded elsewhere with that layout train the same way.
+:func:`state_vector` is the ``mistvla`` state (8 floats: end-effector position, the env's
+canonicalised end-effector axis-angle, the two finger joints): LeRobot's LIBERO layout, but
+not its axis-angle formula (see :mod:`~mistvla.harness.envs.conventions`, whose ``lerobot``
+convention datasets are written in by default).
 ``observation.environment_state`` is the privileged pose (position + x-y-z-w
 quaternion, 7 floats) of every object named in ``object_names``, in that
 order; objects absent from a task are zeros.

@@ -3,7 +3,8 @@
 1. ``to_training_view``: OpenVLA's LIBERO models were trained on robosuite's raw
    agentview frame rotated 180° (``raw[::-1, ::-1]``, ``libero_utils.get_libero_image``).
    mistvla's env hands out the frame the right way up, ``raw[::-1]`` (rows
-   flipped only), so the training view is that image mirrored left-right.
+   flipped only), so the training view is that image mirrored left-right: the
+   ``lerobot`` dataset convention's frame (:mod:`mistvla.harness.envs.conventions`).
 2. ``jpeg_roundtrip`` + ``resize_lanczos``: ``libero_utils.resize_image`` JPEG-encodes
    and decodes (as the RLDS dataset builder stored frames), then resizes to 224 with
    TF's ``lanczos3`` + antialias. Here: PIL JPEG at quality 95, 4:2:0 (TF's
@@ -28,6 +29,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from mistvla.harness.envs.conventions import convention_frame
+
 JPEG_QUALITY = 95
 """``tf.image.encode_jpeg`` default quality."""
 OPENVLA_IMAGE_SIZE = 224
@@ -37,8 +40,7 @@ CROP_SCALE = 0.9
 
 def to_training_view(upright: np.ndarray, mirror: bool = True) -> np.ndarray:
     """The env's right-way-up frame (``raw[::-1]``) -> OpenVLA's training view (``raw[::-1, ::-1]``)."""
-    img = np.asarray(upright)
-    return np.ascontiguousarray(img[:, ::-1] if mirror else img)
+    return convention_frame(upright, "lerobot" if mirror else "mistvla")
 
 
 def jpeg_roundtrip(img: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Frames of a LeRobot demonstration dataset as arrays, read with LeRobot's own loader.
 
-Works on any LeRobot dataset with ``observation.state`` (LeRobot's 8-float
-LIBERO layout), ``observation.environment_state`` (7 floats per object) and
+Works on any LeRobot dataset with ``observation.state`` (8 floats: eef position,
+eef axis-angle in either convention of :mod:`mistvla.harness.envs.conventions`, fingers), ``observation.environment_state`` (7 floats per object) and
 ``action``; the mistvla metadata (object names, split by init state) is used
 when present, otherwise the split is by episode index.
 """

@@ -13,7 +13,9 @@ mistvla's env returns frames flipped vertically only (the right way up), so
 one more horizontal flip reproduces LeRobot's input exactly; and the state is
 rebuilt from ``eef_quat`` with LeRobot's own formula (not from the env's
 ``eef_axis_angle``, which canonicalises ``w >= 0`` and so differs from
-LeRobot's vector whenever robosuite reports ``w < 0``).
+LeRobot's vector whenever robosuite reports ``w < 0``). Both are the ``lerobot``
+dataset convention of :mod:`mistvla.harness.envs.conventions`, so a policy trained
+on a ``mistvla demos`` / ``mistvla export`` dataset sees the same inputs here.
 
 >>> import numpy as np
 >>> obs = {"images": {"agentview": np.zeros((4, 4, 3), np.uint8)},
@@ -33,10 +35,14 @@ from typing import Any
 import numpy as np
 import torch
 
-LIBERO_CAMERA_MAP: dict[str, str] = {
-    "agentview": "observation.images.image",
-    "robot0_eye_in_hand": "observation.images.image2",
-}
+from mistvla.harness.envs.conventions import (
+    LEROBOT_IMAGE_KEYS,
+    convention_frame,
+    lerobot_axis_angle,
+    lerobot_state,
+)
+
+LIBERO_CAMERA_MAP: dict[str, str] = dict(LEROBOT_IMAGE_KEYS)
 """mistvla camera name -> LeRobot feature key, as LeRobot's LIBERO env names them."""
 
 STATE_KEY = "observation.state"
@@ -45,36 +51,18 @@ STATE_KEY = "observation.state"
 def quat_xyzw_to_axis_angle_lerobot(quat: np.ndarray | torch.Tensor) -> torch.Tensor:
     """LeRobot's LIBERO quaternion -> axis-angle (``LiberoProcessorStep._quat2axisangle``), float32.
 
-    Batched ``(B, 4)`` or single ``(4,)`` input; returns ``(B, 3)`` or ``(3,)``.
+    Batched ``(B, 4)`` or single ``(4,)`` input; returns ``(B, 3)`` or ``(3,)``
+    (:func:`mistvla.harness.envs.conventions.lerobot_axis_angle`, the dataset convention's formula).
 
     >>> quat_xyzw_to_axis_angle_lerobot(np.array([0.0, 0.0, 0.0, 1.0])).tolist()
     [0.0, 0.0, 0.0]
     """
-    q = torch.as_tensor(np.asarray(quat), dtype=torch.float32)
-    single = q.ndim == 1
-    q = q.reshape(-1, 4)
-    w = q[:, 3].clamp(-1.0, 1.0)
-    den = torch.sqrt(torch.clamp(1.0 - w * w, min=0.0))
-    out = torch.zeros((q.shape[0], 3))
-    mask = den > 1e-10
-    if mask.any():
-        angle = 2.0 * torch.acos(w[mask])
-        out[mask] = q[mask, :3] / den[mask].unsqueeze(1) * angle.unsqueeze(1)
-    return out[0] if single else out
+    return torch.from_numpy(lerobot_axis_angle(np.asarray(quat)))
 
 
 def libero_state(proprio: Mapping[str, Any]) -> np.ndarray:
     """The 8-D LeRobot LIBERO state (eef pos, LeRobot axis-angle, gripper qpos) as float32."""
-    missing = [k for k in ("eef_pos", "eef_quat", "gripper_qpos") if k not in proprio]
-    if missing:
-        raise KeyError(
-            f"obs['proprio'] lacks {missing}; SmolVLA's LIBERO state needs eef_pos (3), "
-            f"eef_quat (4, x-y-z-w) and gripper_qpos (2). Got keys: {sorted(proprio)}"
-        )
-    pos = torch.as_tensor(np.asarray(proprio["eef_pos"]), dtype=torch.float32).reshape(3)
-    grip = torch.as_tensor(np.asarray(proprio["gripper_qpos"]), dtype=torch.float32).reshape(2)
-    axis_angle = quat_xyzw_to_axis_angle_lerobot(np.asarray(proprio["eef_quat"]).reshape(4))
-    return torch.cat([pos, axis_angle, grip]).numpy()
+    return lerobot_state(proprio)
 
 
 def image_to_tensor(image: np.ndarray, *, flip_horizontal: bool) -> torch.Tensor:
@@ -82,8 +70,8 @@ def image_to_tensor(image: np.ndarray, *, flip_horizontal: bool) -> torch.Tensor
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
         raise ValueError(f"expected a uint8 (H, W, 3) image, got {arr.dtype} {arr.shape}")
-    if flip_horizontal:
-        arr = arr[:, ::-1]
+    if flip_horizontal:  # the env's upright frame -> LeRobot's 180-degree-rotated one
+        arr = convention_frame(arr, "lerobot")
     t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)
     return t.to(torch.float32) / 255
 

@@ -25,6 +25,7 @@ def test_shipped_demo_configs_load_with_disjoint_splits(path):
     [
         ({"train_init_states": [0, 1], "val_init_states": [1]}, r"val_init_states: \[1\] are also"),
         ({"action_noise": -0.1}, "action_noise: must be >= 0"),
+        ({"convention": "openvla"}, r"convention: must be one of \['lerobot', 'mistvla'\]"),
         ({"quiet_phases": ["descend", "hover"]}, r"quiet_phases: unknown phase\(s\) \['hover'\]"),
     ],
 )

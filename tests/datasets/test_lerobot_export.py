@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,7 @@ def test_round_trip_frame_for_frame(stepped):
             np.testing.assert_array_equal(item[key].numpy(), frames[key][t])
         assert item["task"] == instruction and int(item["init_state"]) == 3
     assert read_meta(root)["object_names"] == names
+    assert json.loads((root / "meta/info.json").read_text())["splits"] == {"train": "0:1"}
 
 
 def test_label_is_clean_action_executed_is_noisy(stepped):
@@ -49,3 +52,29 @@ def test_label_is_clean_action_executed_is_noisy(stepped):
     diff = frames["executed_action"][:, :6] - frames["action"][:, :6]
     assert np.abs(diff).mean() > 0.05  # noise only on what was executed
     np.testing.assert_array_equal(frames["executed_action"][:, 6], frames["action"][:, 6])
+
+
+def _tiny_frames(n: int) -> dict[str, np.ndarray]:
+    return {
+        "observation.state": np.zeros((n, 8), np.float32),
+        "action": np.zeros((n, 7), np.float32),
+        "executed_action": np.zeros((n, 7), np.float32),
+    }
+
+
+def test_splits_are_lerobot_episode_ranges(tmp_path):
+    writer = DemoWriter(tmp_path / "ok", "mistvla/ok", [])
+    for split in ("train", "train", "val"):
+        writer.add_episode(
+            _tiny_frames(2), "do it", {"task_in_suite": 0, "init_state": 0, "episode_seed": 0, "split": split}
+        )
+    root = writer.finalize({})
+    assert json.loads((root / "meta/info.json").read_text())["splits"] == {"train": "0:2", "val": "2:3"}
+    assert read_meta(root)["split_episodes"] == {"train": [0, 1], "val": [2]}
+    bad = DemoWriter(tmp_path / "bad", "mistvla/bad", [])
+    for split in ("val", "train"):
+        bad.add_episode(
+            _tiny_frames(2), "do it", {"task_in_suite": 0, "init_state": 0, "episode_seed": 0, "split": split}
+        )
+    with pytest.raises(ValueError, match="train first, then val"):
+        bad.finalize({})
