@@ -20,7 +20,7 @@ import yaml
 
 from mistvla.harness.cli import main
 from mistvla.harness.config.run import load_config
-from mistvla.harness.run.scheduler import run
+from mistvla.harness.run.run_command import run
 
 REFERENCE = "experiments/artifacts/reference/libero_spatial"
 
