@@ -110,6 +110,22 @@ class ReferenceModel(nn.Module):
         query = self.action_query.expand(ids.shape[0], 1, -1)
         return torch.cat([words, self.state_proj(state)[:, None], self.env_proj(env)[:, None], query], dim=1)
 
+    def causal_mask(self, seq_len: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """The (1, 1, seq, seq) additive causal mask eager attention adds (0 visible, dtype's min hidden).
+
+        The same values transformers builds in every forward (``masking_utils.eager_mask``; building it
+        there with vmap costs about 70% of this small model's forward on CPU), made once per length.
+        """
+        key = (seq_len, dtype, device)
+        cache = self.__dict__.setdefault("_causal_masks", {})
+        if key not in cache:
+            visible = torch.ones(seq_len, seq_len, dtype=torch.bool, device=device).tril()
+            zero = torch.tensor(0.0, dtype=dtype, device=device)
+            cache[key] = torch.where(visible, zero, torch.finfo(dtype).min)[None, None]
+        return cache[key]
+
     def forward(self, ids: torch.Tensor, state: torch.Tensor, env: torch.Tensor) -> torch.Tensor:
-        out = self.language_model(inputs_embeds=self.embed(ids, state, env), use_cache=False)
+        embeds = self.embed(ids, state, env)
+        mask = self.causal_mask(embeds.shape[1], embeds.dtype, embeds.device)
+        out = self.language_model(inputs_embeds=embeds, attention_mask=mask, use_cache=False)
         return self.action_head(out.last_hidden_state[:, -1])

@@ -180,3 +180,30 @@ def test_train_config_refuses_a_non_positive_floor_or_clip(field):
 
     with pytest.raises(ConfigError, match=rf"{field}: must be > 0"):
         TrainConfig(name="x", dataset=["d"], **{field: 0.0})
+
+
+def test_prepared_causal_mask_gives_the_actions_of_transformers_own_mask():
+    """The cached 4-D mask is the one transformers builds each forward: the same hidden states, bit for bit."""
+    torch.manual_seed(0)
+    model = ReferenceModel(
+        ReferenceConfig(
+            20,
+            24,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            intermediate_size=64,
+            prompt_length=8,
+            pool_instruction=False,
+        )
+    ).eval()
+    ids = torch.randint(1, 20, (3, 8))
+    state, env = torch.randn(3, model.config.state_dim), torch.randn(3, 24)
+    with torch.no_grad():
+        embeds = model.embed(ids, state, env)
+        own = model.language_model(inputs_embeds=embeds, use_cache=False).last_hidden_state
+        prepared = model.forward(ids, state, env)
+    assert torch.equal(model.action_head(own[:, -1]), prepared)
+    assert model.causal_mask(embeds.shape[1], embeds.dtype, embeds.device) is model.causal_mask(
+        embeds.shape[1], embeds.dtype, embeds.device
+    )  # built once per length
