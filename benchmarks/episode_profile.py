@@ -105,7 +105,8 @@ def main() -> None:
     config = env_config(cfg, Worker(cfg).policy.requirements)
     raw = raw_replay(specs, actions, config)
     ours_rate = profile["steps"] / profile["wall_s"]
-    ours_run = profile["steps"] / (profile["wall_s"] - profile["seconds"].get("env_build", 0.0))
+    builds = profile["seconds"].get("env_build", 0.0) + profile["seconds"].get("policy_build", 0.0)
+    ours_run = profile["steps"] / (profile["wall_s"] - builds)
     raw_rate = raw["steps"] / (raw["run_s"] + raw["build_s"])
     raw_run = raw["steps"] / raw["run_s"]
     print(format_profile(profile, f"{args.config} {' '.join(args.set)}"))

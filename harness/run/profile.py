@@ -6,7 +6,7 @@ reset (warm-up and init-state restore), simulator substeps (``sim.step`` /
 ``sim.forward``, with the substep collision ledger that wraps ``sim.step``), rendering (``sim.render``), the rest of the env step
 (observation assembly, collision ledger, checks), the policy's forward pass
 (hooks included), risk scoring, the intervention, the per-step record of the
-episode loop, and the episode write to a results store. The wrappers are set
+episode loop, and the episode write to a results store; the policy build (imports, checkpoint) once per worker. The wrappers are set
 on the instances of one worker only (:class:`ProfiledWorker`) and the results
 are the same as an unprofiled run's (the same code runs, only timed).
 
@@ -31,6 +31,7 @@ from mistvla.harness.run.plan import EpisodeSpec
 from mistvla.harness.run.worker import Worker
 
 PHASES = (
+    ("policy_build", "policy build (once per worker)"),
     ("env_build", "env build"),
     ("reset", "reset (warm-up, init state)"),
     ("sim", "simulator substeps (with the substep collision ledger)"),
@@ -130,7 +131,9 @@ class ProfiledWorker(Worker):
 
     @property
     def policy(self) -> Any:
-        policy = super().policy
+        if self._policy is None:
+            self._policy = self.timer.timed("policy_build", lambda: Worker.policy.fget(self))()
+        policy = self._policy
         if not getattr(policy, "_mistvla_profiled", False):
             self.timer.patch(policy, "select_action", "policy")
             if hasattr(policy, "select_actions"):
