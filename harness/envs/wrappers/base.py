@@ -157,6 +157,7 @@ PERTURBATIONS = LazyRegistry(
         "actuation_noise": ("mistvla.harness.envs.wrappers.actuation_noise:ActuationNoise", None),
         "object_dynamics": ("mistvla.harness.envs.wrappers.object_dynamics:ObjectDynamics", None),
         "controller_gains": ("mistvla.harness.envs.wrappers.controller_gains:ControllerGains", None),
+        "obstacle": ("mistvla.harness.envs.wrappers.obstacle:ObstaclePerturbation", None),
     },
 )
 
