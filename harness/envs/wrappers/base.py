@@ -158,6 +158,7 @@ PERTURBATIONS = LazyRegistry(
         "object_dynamics": ("mistvla.harness.envs.wrappers.object_dynamics:ObjectDynamics", None),
         "controller_gains": ("mistvla.harness.envs.wrappers.controller_gains:ControllerGains", None),
         "obstacle": ("mistvla.harness.envs.wrappers.obstacle:ObstaclePerturbation", None),
+        "distractor": ("mistvla.harness.envs.wrappers.distractor:DistractorPerturbation", None),
         "object_move": ("mistvla.harness.envs.wrappers.disturbance:ObjectMove", None),
         "push": ("mistvla.harness.envs.wrappers.disturbance:Push", None),
         "grasp_slip": ("mistvla.harness.envs.wrappers.disturbance:GraspSlip", None),

@@ -112,3 +112,23 @@ def test_bad_parameters_name_the_field():
         perturbation_options("obstacle", {"assets": ["milk", "teapot", "ketchup"]}, "sweep.params")
     with pytest.raises(ConfigError, match=r"^sweep\.params: clearance_m must be >= 0"):
         perturbation_options("obstacle", {"clearance_m": -0.02}, "sweep.params")
+
+
+def test_distractors_sit_off_the_path_and_are_plain_objects_to_the_ledger(env):
+    from mistvla.harness.envs.wrappers.scene_path import distance_to_segment
+
+    w = wrap(env, "distractor", 5, seed=3)
+    _, info = w.reset(seed=0, options={"init_state": 1})
+    params = info["perturbation"]["params"]
+    assert params["n_placed"] >= 3, params
+    p = params["path"]
+    segments = [np.array([p["start_xy"], p["object_xy"]]), np.array([p["object_xy"], p["goal_xy"]])]
+    model, data = env.sim.model._model, env.sim.data._data
+    for slot in (s for s in params["slots"] if s["placed"]):
+        centre, radius, _ = body_footprint(model, data, env.scene.body_id[slot["name"]])
+        assert min(distance_to_segment(centre, seg) for seg in segments) >= radius + 0.08 - 0.01
+    classes = env._ledger.classes
+    body = env.scene.body_id[params["slots"][0]["name"]]
+    assert classes.body_owner[body] == params["slots"][0]["name"] and classes.body_class[body] == 7  # object
+    assert "obstacle" not in env.episode_collision_summary()  # distractors are not obstacles
+    w.restore()
