@@ -132,3 +132,28 @@ def test_distractors_sit_off_the_path_and_are_plain_objects_to_the_ledger(env):
     assert classes.body_owner[body] == params["slots"][0]["name"] and classes.body_class[body] == 7  # object
     assert "obstacle" not in env.episode_collision_summary()  # distractors are not obstacles
     w.restore()
+
+
+def test_the_episode_record_carries_the_obstacle_fields(env):
+    from mistvla.harness.interventions.base import InterventionConfig, make_intervention
+    from mistvla.harness.results.identity import EpisodeId
+    from mistvla.harness.results.validation import validate_episode
+    from mistvla.harness.risk.constant import ConstantConfig, ConstantRisk
+    from mistvla.harness.run.episode import run_episode
+    from mistvla.harness.run.plan import EpisodeSpec
+    from mistvla.policies.simple import ReplayPolicy
+
+    spec = EpisodeSpec(EpisodeId("replay", "none", "libero_spatial", 0, init_state=0, seed=0, perturbation="obstacle",
+                                 perturbation_level=5))  # fmt: skip
+    none, risk = make_intervention(InterventionConfig.make("none"), None), ConstantRisk(ConstantConfig(0.0))
+    hold = np.tile(np.array([0, 0, 0, 0, 0, 0, -1.0], dtype=np.float32), (5, 1))
+    w = wrap(env, "obstacle", 5)
+    rec = run_episode(w, ReplayPolicy(hold), none, risk, spec).record
+    w.restore()
+    assert rec["obstacle_collided"] is False and rec["first_obstacle_step"] is None  # resting, untouched
+    assert 0.0 <= rec["max_obstacle_displacement_m"] < 0.001
+    assert rec["disturbance_step"] is None
+    validate_episode({**rec, "schema_version": 4, "run_id": "r", "episode_key": "k"})
+    clean = run_episode(env, ReplayPolicy(hold), none, risk, EpisodeSpec(EpisodeId("replay", "none", "libero_spatial", 0,
+                        init_state=0, seed=0))).record  # fmt: skip
+    assert clean["obstacle_collided"] is None and clean["max_obstacle_displacement_m"] is None
