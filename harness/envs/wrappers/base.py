@@ -20,7 +20,7 @@ changes are saved first and put back by :meth:`PerturbationWrapper.restore`
 (the runner calls it after each episode, because it reuses one env per task).
 
 >>> PERTURBATIONS.names()[:4]
-['actuation_noise', 'camera', 'controller_gains', 'grasp_slip']
+['actuation_noise', 'camera', 'controller_gains', 'distractor']
 >>> perturbation_class("camera").LEVELS[3]
 {'yaw_deg': 15.0, 'pitch_deg': 7.5, 'distance_scale': 1.15}
 >>> perturbation_options("camera", {"pivot": [0, 0, 0.8]}, "sweep").pivot
