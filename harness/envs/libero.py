@@ -29,8 +29,10 @@ import gymnasium as gym
 import numpy as np
 
 from mistvla.harness.envs.collisions.ledger import CollisionLedger
+from mistvla.harness.envs.collisions.obstacles import ObstacleMonitor
 from mistvla.harness.envs.config import LiberoEnvConfig
 from mistvla.harness.envs.observations import WorkspaceBounds, build_observation, observation_space
+from mistvla.harness.envs.scene_objects import SceneObjects
 from mistvla.harness.envs.setup import ensure_libero
 from mistvla.harness.envs.tasks import get_task, load_init_states, step_limit
 from mistvla.harness.envs.termination import (
@@ -119,6 +121,8 @@ class LiberoEnv(gym.Env):
         self.action_space = gym.spaces.Box(-1.0, 1.0, (7,), np.float32)
         self._ledger = CollisionLedger(self.config.collision)
         self._drops = DropDetector(self.config.drop)
+        self.scene = SceneObjects()  # extra objects (obstacles, distractors) perturbations ask for
+        self._obstacles = ObstacleMonitor()
         self._steps = 0
         self._done = True
         self._needs_hard_reset = False
@@ -182,10 +186,10 @@ class LiberoEnv(gym.Env):
                 f"max_episode_steps={self.max_steps} to gymnasium.make as well"
             )
         options = dict(options or {})
-        unknown = set(options) - {"init_state", "before_warmup"}
+        unknown = set(options) - {"init_state", "before_warmup", "scene_objects"}
         if unknown:
             raise InvalidResetError(
-                f"unknown reset option(s) {sorted(unknown)}; known: ['before_warmup', 'init_state']"
+                f"unknown reset option(s) {sorted(unknown)}; known: ['before_warmup', 'init_state', 'scene_objects']"
             )
         episode_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31 - 1))
         n_states = len(self.init_states)
@@ -197,7 +201,11 @@ class LiberoEnv(gym.Env):
         init_state = int(init_state)
 
         rs = self._libero.env
-        if self._needs_hard_reset and not rs.hard_reset:
+        extras = tuple(options.get("scene_objects", ()))
+        rebuild = self.scene.needs_rebuild(extras)  # a new set of extra objects: one model rebuild
+        if rebuild:
+            self.scene.prepare(rs, extras)
+        if (self._needs_hard_reset or rebuild) and not rs.hard_reset:
             rs.hard_reset = True
         # LIBERO places fixtures from the global NumPy RNG at every reset; seed it
         # for this reset only and give the caller's RNG state back afterwards.
@@ -210,8 +218,10 @@ class LiberoEnv(gym.Env):
             with contextlib.redirect_stdout(io.StringIO()):
                 with blank_camera_renders(rs, blank and not rs.hard_reset):
                     self._libero.reset()  # a hard reset rebuilds the observables: not blanked
+                if rs.hard_reset:
+                    self.scene.after_build(rs)
                 with blank_camera_renders(rs, blank):
-                    raw = self._restore_init_state(self.init_states[init_state])
+                    raw = self._restore_init_state(self.scene.start_episode(self.init_states[init_state], rs))
         finally:
             np.random.set_state(saved)
             rs.hard_reset = self.config.hard_reset
@@ -229,6 +239,7 @@ class LiberoEnv(gym.Env):
             with blank_camera_renders(rs, blank and k < self.config.warmup_steps - 1):
                 raw, _, _, _ = rs.step(NOOP_ACTION)
         self._ledger.reset()
+        self._obstacles.reset(self.sim, self.scene.placed_obstacles())
         self._steps = 0
         self._done = False
         self._last_raw = raw
@@ -244,6 +255,8 @@ class LiberoEnv(gym.Env):
             "max_steps": self.max_steps,
             "env_config": self.config.to_dict(),
         }
+        if self.scene.placed:
+            self.episode["scene_objects"] = self.scene.placed_record()
         info = {**self.episode, "is_success": bool(rs._check_success())}
         return self._observation(raw), info
 
@@ -321,9 +334,11 @@ class LiberoEnv(gym.Env):
         self._steps += 1
         data = self.sim.data._data
         error = error or physics_failure(data, unstable_before)
+        touching_roots = gripper_contacts(data, self._gripper_mask, self._geom_root)
+        if self._obstacles.active:
+            collisions["obstacle"] = self._obstacles.update(self._steps - 1, collisions, touching_roots)
 
         success = error is None and bool(rs._check_success())
-        touching_roots = gripper_contacts(data, self._gripper_mask, self._geom_root)
         touching = {n for n in self.target_objects if self._bodies.get(n) in touching_roots}
         dropped = self._drops.update(self._target_heights(), touching) if error is None else []
 
@@ -354,12 +369,13 @@ class LiberoEnv(gym.Env):
         if error is not None:
             info["error"] = error
         if self._done:
-            info["episode_collisions"] = self._ledger.episode_summary()
+            info["episode_collisions"] = self.episode_collision_summary()
         return self._observation(raw), float(success), terminated, truncated, info
 
     def episode_collision_summary(self) -> dict[str, Any]:
         """The collision ledger's summary of the current episode so far."""
-        return self._ledger.episode_summary()
+        summary = self._ledger.episode_summary()
+        return {**summary, "obstacle": self._obstacles.summary()} if self._obstacles.active else summary
 
     # ------------------------------------------------------------- rendering
     def render(self) -> np.ndarray | None:

@@ -32,10 +32,14 @@ from mistvla.harness.report.outcomes import (
     clean_success,
     collision_rate,
     collisions_per_episode,
+    disturbed,
     has_collision,
+    has_obstacles,
     intervention_rate,
+    obstacle_collision_rate,
     paired_delta,
     paired_rate,
+    recovery_rate_disturbed,
     recovery_rate_triggered,
     success_rate,
     triggered,
@@ -79,6 +83,10 @@ class MetricSpec:
     """Position of the sentence in the footer (the footer reads as prose, not in column order)."""
     paired_test: Callable[[dict[str, Any]], bool] | None = None
     """The per-episode outcome an exact McNemar test compares between each row and its base (None: untested)."""
+    applies: Callable[[dict[str, Any]], bool] | None = None
+    """A *scenario metric*: defined only over the episodes for which this holds (obstacle episodes, disturbed
+    episodes). Scenario metrics stay out of the comparison tables and the CSV; the robustness table shows
+    each one in a column when some episode of the run applies (:func:`scenario_metrics`)."""
 
 
 def _is_success(r: dict[str, Any]) -> bool:
@@ -137,6 +145,14 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("collisions_per_episode",
                lambda m: collisions_per_episode(m.episodes, m.confidence, m.resamples, m.seed),
                BOOTSTRAP, False),
+    MetricSpec("cr_obstacle", lambda m: obstacle_collision_rate(m.episodes, m.confidence), WILSON, False,
+               header="CR_obstacle %", applies=has_obstacles,
+               definition="CR_obstacle: among episodes with inserted obstacles, the fraction in which the robot "
+               "or its held object touched one or one moved more than 1 mm.", footer_rank=8),
+    MetricSpec("rr_disturbed", lambda m: recovery_rate_disturbed(m.episodes, m.confidence), WILSON, True,
+               header="RR(d) %", applies=disturbed,
+               definition="RR(d): among episodes in which a mid-episode disturbance fired, the fraction ending "
+               "in clean success after it.", footer_rank=9),
 )  # fmt: skip
 """Every metric, in column order (full table, then CSV-only ones)."""
 
@@ -153,19 +169,31 @@ def metric(name: str) -> MetricSpec:
 def table_metrics(where: Literal["table", "terminal", "csv"]) -> list[MetricSpec]:
     """The metrics shown in the full table, the terminal table or the CSV, in order."""
     if where == "csv":
-        return list(METRICS)
+        return [m for m in METRICS if m.applies is None]
     attr = "header" if where == "table" else "short"
-    return [m for m in METRICS if getattr(m, attr) is not None]
+    return [m for m in METRICS if getattr(m, attr) is not None and m.applies is None]
+
+
+def scenario_metrics(episodes: list[dict[str, Any]] | None = None) -> list[MetricSpec]:
+    """The scenario metrics (``applies`` set); with ``episodes``, only those some episode applies to.
+
+    >>> [m.name for m in scenario_metrics()], scenario_metrics([{"obstacle_collided": None}])
+    (['cr_obstacle', 'rr_disturbed'], [])
+    """
+    found = [m for m in METRICS if m.applies is not None]
+    if episodes is None:
+        return found
+    return [m for m in found if any(m.applies(r) for r in episodes)]
 
 
 def tested_metrics() -> list[MetricSpec]:
     """The metrics each row is tested on against its base (exact McNemar, Holm over the table)."""
-    return [m for m in METRICS if m.paired_test is not None]
+    return [m for m in METRICS if m.paired_test is not None and m.applies is None]
 
 
 def plot_metrics(kind: Literal["rate", "delta"]) -> list[MetricSpec]:
     """The metrics drawn as panels of the rate bars or the delta forest plot."""
-    return [m for m in METRICS if m.plot == kind]
+    return [m for m in METRICS if m.plot == kind and m.applies is None]
 
 
 TERMS: tuple[tuple[int, str], ...] = ((2, "Clean success: success without any collision onset."),)
@@ -175,7 +203,9 @@ TERMS: tuple[tuple[int, str], ...] = ((2, "Clean success: success without any co
 def definitions_text(confidence: float = DEFAULT_CONFIDENCE, resamples: int = DEFAULT_RESAMPLES) -> str:
     """Plain-text definitions of every column (from :data:`METRICS`) and of the intervals, for table footers."""
     pct = f"{confidence * 100:g}%"
-    sentences = sorted([*((m.footer_rank, m.definition) for m in METRICS if m.definition), *TERMS])
+    sentences = sorted(
+        [*((m.footer_rank, m.definition) for m in METRICS if m.definition and m.applies is None), *TERMS]
+    )
     return (
         " ".join(text for _, text in sentences) + " "
         f"Brackets: {pct} intervals; rates use Wilson score intervals with n replaced by the effective n "

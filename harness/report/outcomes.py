@@ -59,6 +59,21 @@ def triggered(r: Record) -> bool:
     return int(r["n_interventions"]) >= 1
 
 
+def has_obstacles(r: Record) -> bool:
+    """The episode had at least one inserted obstacle on the table (the CR_obstacle population)."""
+    return r.get("obstacle_collided") is not None
+
+
+def obstacle_collision(r: Record) -> bool:
+    """The robot or its held object touched an inserted obstacle, or one moved > 1 mm (the CR_obstacle event)."""
+    return bool(r.get("obstacle_collided"))
+
+
+def disturbed(r: Record) -> bool:
+    """A mid-episode disturbance fired (the RR(d) population)."""
+    return r.get("disturbance_step") is not None
+
+
 def rate_of(episodes: Iterable[Record], outcome: Callable[[Record], bool], confidence: float) -> Estimate:
     eps = as_records(episodes)
     return clustered_rate(
@@ -106,6 +121,16 @@ def collisions_per_episode(
 def recovery_rate_triggered(episodes: Any, confidence: float = DEFAULT_CONFIDENCE) -> Estimate:
     """RR(a): among episodes where the intervention triggered, the fraction ending in clean success."""
     return rate_of([r for r in as_records(episodes) if triggered(r)], clean_success, confidence)
+
+
+def obstacle_collision_rate(episodes: Any, confidence: float = DEFAULT_CONFIDENCE) -> Estimate:
+    """CR_obstacle: among episodes with obstacles, the fraction that collided with one."""
+    return rate_of([r for r in as_records(episodes) if has_obstacles(r)], obstacle_collision, confidence)
+
+
+def recovery_rate_disturbed(episodes: Any, confidence: float = DEFAULT_CONFIDENCE) -> Estimate:
+    """RR(d): among episodes in which a disturbance fired, the fraction ending in clean success after it."""
+    return rate_of([r for r in as_records(episodes) if disturbed(r)], clean_success, confidence)
 
 
 @dataclass(frozen=True)

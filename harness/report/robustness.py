@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from mistvla.harness.report.metric_registry import MetricInput, scenario_metrics
 from mistvla.harness.report.metric_row import MethodMetrics
 from mistvla.harness.report.metrics import compare
 from mistvla.harness.report.outcomes import (
@@ -60,6 +61,8 @@ class RobustnessRow:
     n_episodes: int
     n_pairs: int
     notes: list[str] = field(default_factory=list)
+    scenario: dict[str, Estimate] = field(default_factory=dict)
+    """Scenario metrics (CR_obstacle, RR(d)) of this condition, for those some episode of the run applies to."""
 
     @property
     def is_clean(self) -> bool:
@@ -102,6 +105,7 @@ def robustness_rows(
     for r in eps:
         groups[(r["policy"], r["intervention"], condition_of(r))].append(r)
     methods = sorted({(p, i) for p, i, _ in groups}, key=lambda m: (m[0], m[1] != "none", m[1]))
+    scenario = scenario_metrics(eps)
     rows = []
     for policy, intervention in methods:
         clean = groups.get((policy, intervention, CLEAN), [])
@@ -133,6 +137,10 @@ def robustness_rows(
                     n_episodes=len(mine),
                     n_pairs=n_pairs,
                     notes=notes,
+                    scenario={
+                        m.name: m.compute(MetricInput(mine, None, confidence, resamples, seed))
+                        for m in scenario
+                    },
                 )
             )
     return rows

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mistvla.harness.report.metric_registry import metric
 from mistvla.harness.report.robustness import RobustnessRow, interventions_by_condition, robustness_rows
 from mistvla.harness.report.table import _num, format_estimate, latex_escape, write_tables
 
@@ -36,8 +37,23 @@ FOOTER = (
 )
 
 
+def _scenario(rows: Sequence[RobustnessRow]) -> list[str]:
+    """Names of the scenario metrics in these rows (CR_obstacle, RR(d): only when the run has such episodes)."""
+    return list(dict.fromkeys(name for r in rows for name in r.scenario))
+
+
+def headers(rows: Sequence[RobustnessRow]) -> list[str]:
+    extra = [str(metric(name).header) for name in _scenario(rows)]
+    return [*HEADERS[:5], *extra, *HEADERS[5:]]
+
+
+def footer(rows: Sequence[RobustnessRow]) -> str:
+    return " ".join([FOOTER, *(metric(name).definition for name in _scenario(rows))])
+
+
 def cells(rows: Sequence[RobustnessRow]) -> list[list[str]]:
     out = []
+    names = _scenario(rows)
     for r in rows:
         out.append(
             [
@@ -46,6 +62,7 @@ def cells(rows: Sequence[RobustnessRow]) -> list[list[str]]:
                 f"{r.policy} / {r.intervention}",
                 format_estimate(r.sr),
                 format_estimate(r.cr),
+                *(format_estimate(r.scenario[n]) if n in r.scenario else "-" for n in names),
                 format_estimate(r.delta_sr, signed=True),
                 format_estimate(r.delta_cr, signed=True),
                 f"{r.n_episodes}/{r.n_pairs}",
@@ -58,24 +75,26 @@ def to_markdown_table(rows: Sequence[RobustnessRow]) -> str:
     def line(c: Sequence[str]) -> str:
         return "| " + " | ".join(c) + " |"
 
-    lines = [line(HEADERS), "|---|---:|---|" + "---:|" * (len(HEADERS) - 3)]
+    head = headers(rows)
+    lines = [line(head), "|---|---:|---|" + "---:|" * (len(head) - 3)]
     lines += [line(c) for c in cells(rows)]
     notes = [f"Note ({r.condition}, {r.intervention}): {n}." for r in rows for n in r.notes]
-    return "\n".join(lines) + "\n\n" + "\n".join([FOOTER, *notes]) + "\n"
+    return "\n".join(lines) + "\n\n" + "\n".join([footer(rows), *notes]) + "\n"
 
 
 def to_csv_table(rows: Sequence[RobustnessRow]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     head = ["policy", "intervention", "perturbation", "level"]
-    for m in ("sr", "cr", "delta_sr", "delta_cr"):
+    names = ["sr", "cr", "delta_sr", "delta_cr", *_scenario(rows)]
+    for m in names:
         head += [m, f"{m}_lo", f"{m}_hi"]
     w.writerow([*head, "n_episodes", "n_pairs"])
     for r in rows:
         vals: list[Any] = [r.policy, r.intervention, r.perturbation, r.level]
-        for m in ("sr", "cr", "delta_sr", "delta_cr"):
-            e = getattr(r, m)
-            vals += [_num(e.value), _num(e.lo), _num(e.hi)]
+        for m in names:
+            e = getattr(r, m) if m in ("sr", "cr", "delta_sr", "delta_cr") else r.scenario.get(m)
+            vals += ["", "", ""] if e is None else [_num(e.value), _num(e.lo), _num(e.hi)]
         w.writerow([*vals, r.n_episodes, r.n_pairs])
     return buf.getvalue()
 
@@ -87,10 +106,10 @@ def to_latex_table(rows: Sequence[RobustnessRow], caption: str = "Robustness to 
         r"\scriptsize",
         f"\\caption{{{latex_escape(caption)}}}",
         r"\label{tab:robustness}",
-        r"\begin{tabular}{lrl" + "r" * (len(HEADERS) - 3) + "}",
+        r"\begin{tabular}{lrl" + "r" * (len(headers(rows)) - 3) + "}",
         r"\toprule",
         " & ".join(
-            latex_escape(h).replace("dSR", r"$\Delta$SR").replace("dCR", r"$\Delta$CR") for h in HEADERS
+            latex_escape(h).replace("dSR", r"$\Delta$SR").replace("dCR", r"$\Delta$CR") for h in headers(rows)
         )
         + r" \\",
         r"\midrule",
@@ -104,7 +123,7 @@ def to_latex_table(rows: Sequence[RobustnessRow], caption: str = "Robustness to 
     lines += [
         r"\bottomrule",
         r"\end{tabular}",
-        r"\par\smallskip\parbox{\linewidth}{\scriptsize " + latex_escape(FOOTER) + "}",
+        r"\par\smallskip\parbox{\linewidth}{\scriptsize " + latex_escape(footer(rows)) + "}",
         r"\end{table}",
     ]
     return "\n".join(lines) + "\n"

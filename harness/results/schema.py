@@ -26,8 +26,9 @@ from typing import Any, TypedDict
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3
-"""2: episode records gained ``peak_risk``; 3: steps gained ``state`` and ``environment_state``."""
+SCHEMA_VERSION = 4
+"""2: episode records gained ``peak_risk``; 3: steps gained ``state`` and ``environment_state``;
+4: episode records gained the obstacle and disturbance fields."""
 
 TERMINATION_REASONS = (
     "success",
@@ -90,6 +91,11 @@ EPISODE_FIELDS: tuple[Field, ...] = (
     Field("env_kwargs", pa.string(), str),  # canonical JSON
     Field("perturbation_params", pa.string(), str, nullable=True, default=None),  # sampled values, JSON
     Field("peak_risk", pa.float64(), float, nullable=True, default=None),  # max per-step risk; None: none ran
+    Field("obstacle_collided", pa.bool_(), bool, nullable=True, default=None),  # None: no obstacles inserted
+    Field("first_obstacle_step", pa.int32(), int, nullable=True, default=None),
+    Field("max_obstacle_displacement_m", pa.float64(), float, nullable=True, default=None),
+    Field("disturbance_step", pa.int32(), int, nullable=True, default=None),  # None: no disturbance fired
+    Field("disturbance", pa.string(), str, nullable=True, default=None),  # what fired, JSON
     Field("hidden_layers", pa.list_(pa.string()), list[str], default=()),
     Field("video_path", pa.string(), str, nullable=True, default=None),
     Field("started_utc", pa.string(), str, default=""),

@@ -2,7 +2,7 @@
 
 :class:`ClearanceOracle` reads simulator state: the clearance between the
 robot (arm and gripper collision geoms) and everything it must not hit (table,
-fixtures, non-target objects, floor and walls). Risk rises linearly from 0 at
+fixtures, non-target objects, inserted obstacles, floor and walls). Risk rises linearly from 0 at
 ``clearance >= margin`` to 1 at contact. The per-dimension risk puts that
 score on the translation axes in proportion to the direction of the nearest
 obstacle (rotation and gripper dimensions get 0).
@@ -22,7 +22,7 @@ import numpy as np
 from mistvla.harness.envs.collisions.body_classes import BodyClass, classify_env
 from mistvla.harness.risk.base import RiskSignal, RiskSource
 
-OBSTACLE_CLASSES = (BodyClass.TABLE, BodyClass.FIXTURE, BodyClass.OBJECT, BodyClass.WORLD)
+OBSTACLE_CLASSES = (BodyClass.TABLE, BodyClass.FIXTURE, BodyClass.OBJECT, BodyClass.WORLD, BodyClass.OBSTACLE)
 
 
 @dataclass

@@ -97,6 +97,7 @@ class EpisodeStepper:
         self.hidden: dict[str, list[np.ndarray]] = {}
         self.frames: list[np.ndarray] = []
         self.reason, self.error, self.success = "crash", None, False
+        self.disturbance: dict[str, Any] | None = None
         self.steps = 0
         self.done = False
         ident = spec.id
@@ -179,6 +180,7 @@ class EpisodeStepper:
             "n_collision_events": 0,
             "collision_force": None,
         }
+        self._disturb(obs)
         self.obs, _, terminated, truncated, info = self.env.step(applied.action)
         self.steps += 1
         coll = info.get("collisions", {})
@@ -192,6 +194,16 @@ class EpisodeStepper:
             self.done = True
         elif applied.stop_episode:  # the hold step was executed; the episode ends here
             self.reason, self.done = "stopped", True
+
+    def _disturb(self, obs: dict[str, Any]) -> None:
+        """The disturbance hook: a mid-episode disturbance (:mod:`~mistvla.harness.envs.wrappers.disturbance`)
+        fires here, before the env step, when its trigger is met; the event is recorded once."""
+        disturb = getattr(self.env, "disturb", None)
+        if disturb is None or self.disturbance is not None:
+            return
+        event = disturb(self.steps, obs)
+        if event is not None:
+            self.disturbance = event
 
     def _environment_state(self, obs: dict[str, Any]) -> list[float] | None:
         """The suite's object poses (``observation.environment_state`` of an export); None unprivileged."""
@@ -228,9 +240,23 @@ class EpisodeStepper:
             else None,
             "peak_risk": peak,
             "started_utc": self.started,
+            **_obstacle_fields(summary.get("obstacle")),
+            "disturbance_step": None if self.disturbance is None else int(self.disturbance["step"]),
+            "disturbance": None if self.disturbance is None else json.dumps(self.disturbance, sort_keys=True),
         }
         hidden = {k: np.stack(v) for k, v in self.hidden.items()}
         return EpisodeResult(record=record, steps=cols, hidden=hidden, frames=self.frames)
+
+
+def _obstacle_fields(summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The episode record's obstacle fields from the env's obstacle summary (all None: no obstacles)."""
+    if not summary or not summary.get("n_obstacles"):
+        return {"obstacle_collided": None, "first_obstacle_step": None, "max_obstacle_displacement_m": None}
+    return {
+        "obstacle_collided": bool(summary["collided"]),
+        "first_obstacle_step": summary["first_step"],
+        "max_obstacle_displacement_m": float(summary["max_displacement_m"]),
+    }
 
 
 def run_episode(

@@ -74,3 +74,21 @@ def test_tables_and_the_interventions_within_each_condition(tmp_path):
         interventions_by_condition(episodes())
     )
     assert paths["robustness_png"].stat().st_size > 1000 and "interventions_by_condition_md" in paths
+
+
+def test_scenario_columns_appear_only_with_obstacle_or_disturbed_episodes():
+    plain = to_markdown_table(robustness_rows(episodes(), resamples=50))
+    assert "CR_obstacle" not in plain and "RR(d)" not in plain
+    eps = [ep("none", "none", 0, i, True) for i in range(4)]
+    for i in range(4):  # obstacles: 3 of 4 collide with one; object_move: fired in 3, 2 recovered cleanly
+        eps.append({**ep("none", "obstacle", 5, i, i < 2), "obstacle_collided": i < 3})
+        fired = {"disturbance_step": 20} if i < 3 else {}
+        eps.append({**ep("none", "object_move", 3, i, i < 2), **fired})
+    rows = robustness_rows(eps, resamples=50)
+    by = {r.condition: r for r in rows}
+    assert by["obstacle L5"].scenario["cr_obstacle"].value == 0.75
+    assert math.isnan(by["clean"].scenario["cr_obstacle"].value)  # no obstacle episode in the clean condition
+    assert by["object_move L3"].scenario["rr_disturbed"].value == 2 / 3
+    md = to_markdown_table(rows)
+    assert "| CR_obstacle % | RR(d) % |" in md and "CR_obstacle: among episodes with inserted obstacles" in md
+    assert "cr_obstacle,cr_obstacle_lo" in to_csv_table(rows)

@@ -64,6 +64,8 @@ class BodyClass(IntEnum):
     """An object or fixture named in the task's objects of interest."""
     OBJECT = 7
     """Any other movable object (a distractor)."""
+    OBSTACLE = 8
+    """An obstacle a perturbation inserted on the manipulation path (:mod:`~mistvla.harness.envs.scene_objects`)."""
 
 
 CLASS_NAMES: tuple[str, ...] = tuple(c.name.lower() for c in BodyClass)
@@ -226,6 +228,9 @@ def roots_from_env(env: Any, targets: Iterable[str] | None = None) -> dict[str, 
     for name, obj in getattr(env, "objects_dict", {}).items():
         cls = BodyClass.TARGET if name in targets else BodyClass.OBJECT
         roots[obj.root_body] = RootSpec(cls, name, movable=True)
+    for extra in (getattr(env, "mistvla_extras", None) or {}).values():  # inserted obstacles, distractors
+        cls = BodyClass.OBSTACLE if extra.role == "obstacle" else BodyClass.OBJECT
+        roots[extra.body] = RootSpec(cls, extra.name, movable=True)
     for i, robot in enumerate(getattr(env, "robots", [])):
         robot_model = robot.robot_model
         roots[robot_model.root_body] = RootSpec(BodyClass.ARM, f"robot{i}")

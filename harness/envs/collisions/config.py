@@ -25,7 +25,7 @@ _ROBOT = ("arm", "gripper", "mount")
 _DEFAULT_COLLISION_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (r, o)
     for r in _ROBOT
-    for o in ("table", "fixture", "world", "object", "target")
+    for o in ("table", "fixture", "world", "object", "target", "obstacle")
     if (r, o) != ("gripper", "target")
 )
 
@@ -58,7 +58,7 @@ class CollisionConfig:
     bounce would count as a separate collision. 0: every re-contact is an onset."""
     collision_pairs: tuple[tuple[str, str], ...] = _DEFAULT_COLLISION_PAIRS
     """(robot class, other class) pairs that are collisions. Default: arm and mount vs
-    table/fixture/world/object/target, gripper vs table/fixture/world/object. The arm
+    table/fixture/world/object/target/obstacle, gripper vs table/fixture/world/object/obstacle. The arm
     hitting a target (knocking the bowl with the forearm) is a collision; the gripper
     touching a target is manipulation."""
     manipulation_pairs: tuple[tuple[str, str], ...] = (("gripper", "target"),)

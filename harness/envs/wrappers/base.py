@@ -20,7 +20,7 @@ changes are saved first and put back by :meth:`PerturbationWrapper.restore`
 (the runner calls it after each episode, because it reuses one env per task).
 
 >>> PERTURBATIONS.names()[:4]
-['actuation_noise', 'camera', 'controller_gains', 'language']
+['actuation_noise', 'camera', 'controller_gains', 'distractor']
 >>> perturbation_class("camera").LEVELS[3]
 {'yaw_deg': 15.0, 'pitch_deg': 7.5, 'distance_scale': 1.15}
 >>> perturbation_options("camera", {"pivot": [0, 0, 0.8]}, "sweep").pivot
@@ -157,6 +157,11 @@ PERTURBATIONS = LazyRegistry(
         "actuation_noise": ("mistvla.harness.envs.wrappers.actuation_noise:ActuationNoise", None),
         "object_dynamics": ("mistvla.harness.envs.wrappers.object_dynamics:ObjectDynamics", None),
         "controller_gains": ("mistvla.harness.envs.wrappers.controller_gains:ControllerGains", None),
+        "obstacle": ("mistvla.harness.envs.wrappers.obstacle:ObstaclePerturbation", None),
+        "distractor": ("mistvla.harness.envs.wrappers.distractor:DistractorPerturbation", None),
+        "object_move": ("mistvla.harness.envs.wrappers.disturbance:ObjectMove", None),
+        "push": ("mistvla.harness.envs.wrappers.disturbance:Push", None),
+        "grasp_slip": ("mistvla.harness.envs.wrappers.disturbance:GraspSlip", None),
     },
 )
 

@@ -89,6 +89,10 @@ function select(id) {
     ' · ended: ' + e.termination_reason + ' after ' + e.steps + '/' + e.max_steps + ' steps · ' +
     e.n_collision_onsets + ' collision onset(s)' +
     (e.n_collision_onsets > 0 && e.max_collision_force !== null ? ' (max force ' + e.max_collision_force + ' N)' : '') +
+    (e.obstacle_collided !== null && e.obstacle_collided !== undefined
+      ? ' · obstacle: ' + (e.obstacle_collided ? 'hit at step ' + e.first_obstacle_step : 'not touched') : '') +
+    (e.disturbance_step !== null && e.disturbance_step !== undefined
+      ? ' · disturbance at step ' + e.disturbance_step : '') +
     ' · ' +
     e.n_interventions + ' intervention onset(s), ' + e.intervention_steps + ' active step(s)' +
     (e.threshold !== null ? ' · threshold ' + e.threshold.toFixed(3) : '');
@@ -148,6 +152,15 @@ function draw(e) {
                   text: t.onsets.map(function (o) { return o[1] + ' onset(s), force ' + o[2] + ' N'; }),
                   hoverinfo: 'text+x', marker: { color: '#d62728', size: 10, symbol: 'x' } });
   }
+  [['first_obstacle_step', 'obstacle contact', '#9467bd', 'dot'],
+   ['disturbance_step', 'disturbance', '#2ca02c', 'dash']].forEach(function (m) {
+    var at = e[m[0]];
+    if (at === null || at === undefined) return;
+    shapes.push({ type: 'line', xref: 'x', yref: 'paper', x0: at, x1: at, y0: 0, y1: 1,
+                  line: { color: m[2], width: 2, dash: m[3] } });
+    traces.push({ type: 'scatter', mode: 'lines', name: m[1] + ' (step ' + at + ')', x: [null], y: [null],
+                  line: { color: m[2], dash: m[3] } });
+  });
   if (t.force.length) {
     traces.push({ type: 'scatter', mode: 'markers', name: 'contact force (N)', yaxis: 'y2',
                   x: t.force.map(function (f) { return f[0]; }), y: t.force.map(function (f) { return f[1]; }),

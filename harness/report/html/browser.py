@@ -28,7 +28,7 @@ FIELDS = (
     "run", "episode_key", "policy", "intervention", "suite", "task", "task_index", "init_state", "seed",
     "repeat", "success", "collided", "termination_reason", "steps", "max_steps", "n_interventions",
     "intervention_steps", "n_collision_onsets", "first_collision_step", "max_collision_force", "peak_risk",
-    "perturbation", "perturbation_level",
+    "perturbation", "perturbation_level", "obstacle_collided", "first_obstacle_step", "disturbance_step",
 )  # fmt: skip
 
 
