@@ -35,14 +35,18 @@ from typing import Any
 import numpy as np
 
 from mistvla.harness.errors import ConfigError
-from mistvla.harness.steering.check_score import score_magnitude, score_signed, spreads
+from mistvla.harness.steering.check_score import (  # noqa: F401  (read_check: part of this module's API)
+    CHECK_FORMAT,
+    PASS_DIMS,
+    read_check,
+    score_magnitude,
+    score_signed,
+    spreads,
+)
 from mistvla.harness.steering.fit import N_MOTION_DIMS, read_fit
 
-CHECK_FORMAT = "mistvla.steering-check/2"
 DEFAULT_ALPHAS = (0.05, 0.1, 0.2, 0.4, 0.8)
 DEFAULT_FRACTIONS = (0.25, 0.5, 0.75)
-PASS_DIMS = 4
-"""A direction set passes its check with at least this many of the 6 dimensions."""
 
 
 def old_passes(intended: np.ndarray, off_diagonal: np.ndarray, ratio: float) -> np.ndarray:
@@ -197,15 +201,6 @@ def write_check(
     (out / "selectivity.csv").write_text("\n".join(lines) + "\n")
     write_plots(result, summary, out, title)
     return summary
-
-
-def read_check(steering_dir: str | Path) -> dict[str, Any] | None:
-    """The honest check of a steering directory (``check/check.json`` in format 2), or None."""
-    path = Path(steering_dir) / "check" / "check.json"
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    return data if data.get("format") == CHECK_FORMAT else None
 
 
 def frames_samples(

@@ -36,12 +36,26 @@ fixed vector.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 N_ARM = 6
 MIN_SPREAD = 1e-6
+CHECK_FORMAT = "mistvla.steering-check/2"
+PASS_DIMS = 4
+"""A direction set passes its check with at least this many of the 6 dimensions."""
+
+
+def read_check(steering_dir: str | Path) -> dict[str, Any] | None:
+    """The honest check of a steering directory (``check/check.json`` in format 2), or None."""
+    path = Path(steering_dir) / "check" / "check.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return data if data.get("format") == CHECK_FORMAT else None
 
 
 def spreads(base: np.ndarray) -> np.ndarray:
