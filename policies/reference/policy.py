@@ -101,6 +101,17 @@ class ReferencePolicy(HookedPolicy):
         self.last_step: dict[str, Any] = {}
         self._states: list[np.ndarray] = []
 
+    @classmethod
+    def block_count(cls, params: dict[str, Any]) -> int | None:
+        """``num_layers`` of the checkpoint's ``config.json`` (None when it cannot be read)."""
+        import json
+
+        path = Path(str(params.get("checkpoint", ""))) / "config.json"
+        try:
+            return int(json.loads(path.read_text())["model"]["num_layers"])
+        except (OSError, KeyError, TypeError, ValueError):
+            return None
+
     @property
     def model(self) -> torch.nn.Module:
         return self.ckpt.model

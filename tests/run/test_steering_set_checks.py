@@ -65,3 +65,20 @@ def test_a_passing_set_or_an_explicit_allow_runs(tmp_path):
 def test_bad_strength_is_one_line_naming_the_field(tmp_path, entry, message):
     with pytest.raises(ConfigError, match=message):
         _cfg(tmp_path, {"steering": str(_set(tmp_path / "s", 6)), **entry})
+
+
+def test_a_block_beyond_the_model_is_refused(tmp_path):
+    root = tmp_path / "deep"
+    for d in range(6):
+        SteeringSpec({"llm.blocks.9.resid_post": np.ones(128)}).save(root / f"dim_{d}")
+    cfg = parse_config({
+        "name": "t", "output_dir": str(tmp_path / "{name}"),
+        "policy": {"name": "reference", "params": {"checkpoint": "experiments/artifacts/reference/libero_spatial"}},
+        "episodes": {"suite": "libero_spatial", "tasks": [0], "init_states": [0]},
+        "risk": {"source": "oracle"},
+        "interventions": [{"name": "none"}, {"name": "steer", "threshold": 0.5, "steering": str(root),
+                                             "allow_failed_check": True}],
+    })  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^interventions\[1\]\.steering: steers 'llm.blocks.9.resid_post', "
+                       r"and policy 'reference' has blocks 0-3$"):  # fmt: skip
+        check_run(cfg)
