@@ -126,11 +126,14 @@ class SteerIntervention(PerDimension):
         self._pending = (0.0, 0)
         return super().apply(raw_action)
 
+    undo_last_shift: bool = True
+    """The last step's shift moved ``a_d`` by ``shift * per_unit`` (the control's random one did not)."""
+
     def unsteered_estimate(self, dim: int) -> float:
         """This step's unsteered ``a_dim``: the last raw action with the last step's steering undone."""
         if self._last_raw is None or self.per_unit is None:
             return 0.0
-        undo = self._shift * self.per_unit[dim] if self._shift_dim == dim else 0.0
+        undo = self._shift * self.per_unit[dim] if self._shift_dim == dim and self.undo_last_shift else 0.0
         return float(self._last_raw[dim] + undo)
 
     def action_shift(self, dim: int) -> float:
@@ -207,7 +210,13 @@ class SteerIntervention(PerDimension):
 
 
 class RandomSteerIntervention(SteerIntervention):
-    """Control: the same gating and relative magnitude as :class:`SteerIntervention`, a random direction."""
+    """Control: the same gating and magnitude as :class:`SteerIntervention`, a random direction each step.
+
+    With ``strength: action`` the shift is the one MIST would apply to the last (unsteered) action; the
+    random direction does not move ``a_d`` by ``shift * per_unit``, so nothing is undone.
+    """
+
+    undo_last_shift = False
 
     def _spec_for(self, dim: int) -> Any:
         spec = super()._spec_for(dim)
