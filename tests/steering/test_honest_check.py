@@ -114,3 +114,35 @@ def test_a_jacobian_where_the_action_does_not_read_or_beyond_the_model_is_refuse
         jacobian_fit_data(policy, frames[:2], POINT, "mean")
     with pytest.raises(ConfigError, match=r"^--point: 'llm.blocks.7.resid_post' is not a hook point"):
         jacobian_fit_data(policy, frames[:2], "llm.blocks.7.resid_post")
+
+
+def test_closed_loop_strength_halves_the_riskiest_dimension(head, tmp_path):
+    """strength: action asks for -0.5 a_d; through a checked pinv direction a_d halves, the rest stay."""
+    from mistvla.harness.interventions.base import InterventionConfig
+    from mistvla.harness.interventions.steer import SteerIntervention
+    from mistvla.harness.risk.base import RiskSignal
+
+    policy, frames = head
+    fit_directions(jacobian_fit_data(policy, frames, POINT), tmp_path / "jac", "jacobian", "signed")
+    write_check(
+        dose_response(policy, frames, tmp_path / "jac", alphas=(0.5, 4.0), fractions=None),
+        tmp_path / "jac" / "check",
+    )
+    cfg = InterventionConfig.make("steer", steering=str(tmp_path / "jac"), strength="action", fraction=0.5)
+    steer = SteerIntervention(cfg, threshold=0.5)
+    steer.reset(0)
+    ins, obs = frames[0]
+    free = policy.select_action(obs)
+    d = int(np.argmax(np.abs(free[:6])))
+    risky = RiskSignal(0.9, [1.0 if j == d else 0.0 for j in range(6)] + [0.0])
+    acts = []
+    for _ in range(3):  # the same observation: the estimate of the unsteered a_d stays right while steering
+        steer.gate(risky)
+        with steer.around_policy(policy):
+            acts.append(policy.select_action(obs))
+        steer.apply(acts[-1])
+    np.testing.assert_allclose(acts[0], free, atol=1e-6)  # no last action yet: nothing to halve
+    for a in acts[1:]:
+        np.testing.assert_allclose(a[d], 0.5 * free[d], rtol=1e-3, atol=1e-5)
+        others = [j for j in range(6) if j != d]
+        np.testing.assert_allclose(a[others], free[others], atol=1e-4)
