@@ -131,7 +131,7 @@ def test_closed_loop_strength_halves_the_riskiest_dimension(head, tmp_path):
     cfg = InterventionConfig.make("steer", steering=str(tmp_path / "jac"), strength="action", fraction=0.5)
     steer = SteerIntervention(cfg, threshold=0.5)
     steer.reset(0)
-    ins, obs = frames[0]
+    obs = frames[0][1]
     free = policy.select_action(obs)
     d = int(np.argmax(np.abs(free[:6])))
     risky = RiskSignal(0.9, [1.0 if j == d else 0.0 for j in range(6)] + [0.0])
