@@ -122,6 +122,12 @@ class HookedPolicy(Policy):
     arch: ClassVar[str | None] = None
     """Hook table name (see :mod:`mistvla.hooks.points`); None: detected from the model."""
 
+    @classmethod
+    def block_count(cls, params: dict[str, Any]) -> int | None:
+        """The number of transformer blocks the policy built from ``params`` has, when known without
+        loading it (pre-run checks refuse hook points beyond it); None: unknown."""
+        return None
+
     def __init__(self) -> None:
         super().__init__()
         self._capture: Capture | None = None

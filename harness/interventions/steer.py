@@ -3,7 +3,9 @@
 While risky, :class:`SteerIntervention` adds the riskiest motion dimension's
 steering vectors (one :class:`~mistvla.hooks.steering.SteeringSpec` per
 dimension, ``dim_<d>`` in the ``steering`` directory) through the policy's
-hooks, with strength relative to the residual norm.
+hooks, with strength relative to the residual norm (``strength: alpha``) or, closed loop, in
+action units (``strength: action``: a fraction of this step's ``a_d``, converted through the
+direction's measured per-unit effect, saturating).
 :class:`RandomSteerIntervention` has identical gating and magnitude, in a
 random direction.
 """
@@ -22,24 +24,53 @@ from mistvla.harness.errors import ConfigError
 from mistvla.harness.interventions.base import N_MOTION_DIMS, InterventionConfig
 from mistvla.harness.interventions.gating import PerDimension
 
+STRENGTHS = ("alpha", "action")
+
 
 @dataclass
 class SteerConfig:
     steering: str
     """Directory of per-dimension steering specs (``dim_<d>.json`` / ``.npz``, d in 0..5)."""
     alpha: float = 0.1
-    """Strength relative to the residual norm (the maximum, when ``adaptive``)."""
+    """``strength: alpha``: strength relative to the residual norm (the maximum, when ``adaptive``)."""
     adaptive: bool = False
     """Closed-loop strength: ``alpha * min(1, (risk - threshold) / span)``, proportional to how far
     the risk is above the threshold (full ``alpha`` at ``threshold + span``)."""
     span: float | None = None
     """Risk above the threshold at which adaptive strength reaches ``alpha``; None: ``1 - threshold``."""
+    strength: str = "alpha"
+    """``alpha``: the relative alpha above; ``action``: closed loop in action units: each step asks for a
+    change of ``-fraction * a_d`` (``a_d``: this step's unsteered action, estimated from the last step's),
+    converted to a shift along the direction through its measured per-unit effect (``check/check.json``),
+    saturating at ``max_shift``."""
+    fraction: float = 0.5
+    """``strength: action``: the requested change of ``a_d`` as a fraction of it (0.5 halves it)."""
+    max_shift: float | None = None
+    """``strength: action``: the largest shift (the spec's units); None: the check's largest strength."""
+    allow_failed_check: bool = False
+    """Run a direction set whose check failed (< 4/6 dimensions pass) or that has none."""
 
     def __post_init__(self) -> None:
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        if not self.alpha > 0:
+            raise ValueError(f"alpha must be > 0, got {self.alpha}")
         if self.span is not None and self.span <= 0:
             raise ValueError(f"span must be > 0, got {self.span}")
+        if self.strength not in STRENGTHS:
+            raise ValueError(f"strength must be one of {', '.join(STRENGTHS)}, got {self.strength!r}")
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
+        if self.max_shift is not None and not self.max_shift > 0:
+            raise ValueError(f"max_shift must be > 0, got {self.max_shift}")
+
+
+def per_unit_effects(path: str | Path) -> tuple[list[float], float] | None:
+    """The set's measured decrease of a_d per unit strength and its check's largest strength, or None."""
+    from mistvla.harness.steering.check_score import read_check
+
+    chk = read_check(path)
+    if chk is None or "effect_per_unit" not in chk:
+        return None
+    return [float(x) for x in chk["effect_per_unit"]], float(chk["alphas"][-1])
 
 
 def load_dimension_specs(path: str | Path) -> dict[int, Any]:
@@ -60,7 +91,7 @@ def load_dimension_specs(path: str | Path) -> dict[int, Any]:
 
 
 class SteerIntervention(PerDimension):
-    """MIST: while risky, add the riskiest dimension's steering vectors (relative alpha)."""
+    """MIST: while risky, add the riskiest dimension's steering vectors (relative alpha, or in action units)."""
 
     Config = SteerConfig
     needs_hooks = True
@@ -68,11 +99,68 @@ class SteerIntervention(PerDimension):
     def __init__(self, config: InterventionConfig, threshold: float | None) -> None:
         super().__init__(config, threshold)
         self.specs = load_dimension_specs(self.options.steering)
+        self.per_unit: list[float] | None = None
+        if self.options.strength == "action":
+            effects = per_unit_effects(self.options.steering)
+            if effects is None:
+                raise ConfigError(
+                    f"steering: {self.options.steering!r} has no measured per-unit effect (check/check.json "
+                    "of mistvla steer check), which strength: action needs"
+                )
+            self.per_unit, largest = effects
+            self.max_shift = float(self.options.max_shift or largest)
 
     def reset(self, seed: int) -> None:
         super().reset(seed)
         self._rng = np.random.default_rng([seed, 7919])
         self._score = 0.0
+        self._last_raw: np.ndarray | None = None
+        self._shift = 0.0
+        """The shift applied on the last step (the spec's units) and on which dimension."""
+        self._shift_dim = 0
+        self._pending = (0.0, 0)
+
+    def apply(self, raw_action: np.ndarray) -> Any:
+        self._last_raw = np.asarray(raw_action, dtype=np.float64).copy()
+        self._shift, self._shift_dim = self._pending
+        self._pending = (0.0, 0)
+        return super().apply(raw_action)
+
+    undo_last_shift: bool = True
+    """The last step's shift moved ``a_d`` by ``shift * per_unit`` (the control's random one did not)."""
+
+    def unsteered_estimate(self, dim: int) -> float:
+        """This step's unsteered ``a_dim``: the last raw action with the last step's steering undone."""
+        if self._last_raw is None or self.per_unit is None:
+            return 0.0
+        undo = self._shift * self.per_unit[dim] if self._shift_dim == dim and self.undo_last_shift else 0.0
+        return float(self._last_raw[dim] + undo)
+
+    def action_shift(self, dim: int) -> float:
+        """``strength: action``: the shift that changes ``a_dim`` by ``-fraction * a_dim``, within ``max_shift``.
+
+        >>> import tempfile
+        >>> from mistvla.harness.risk.base import RiskSignal
+        >>> from mistvla.hooks import SteeringSpec
+        >>> d = tempfile.mkdtemp(); _ = SteeringSpec({"llm.blocks.0.resid_post": np.ones(4)}).save(d + "/dim_1")
+        >>> import json, os; os.makedirs(d + "/check")
+        >>> _ = open(d + "/check/check.json", "w").write(json.dumps({"format": "mistvla.steering-check/2",
+        ...     "effect_per_unit": [0.1] * 6, "alphas": [1.0, 2.0], "n_pass": 6, "passed": True}))
+        >>> cfg = InterventionConfig.make("steer", steering=d, strength="action", fraction=0.5)
+        >>> s = SteerIntervention(cfg, threshold=0.5); s.reset(0)
+        >>> _ = s.apply(np.array([0, 0.1, 0, 0, 0, 0, 1.0]))      # last step: a_1 = 0.1, unsteered
+        >>> s.gate(RiskSignal(0.9, [0, 1, 0, 0, 0, 0, 0])), round(s.action_shift(1), 6)
+        (True, 0.5)
+        >>> _ = s._spec_for(1); _ = s.apply(np.array([0, 0.05, 0, 0, 0, 0, 1.0]))  # steered by 0.5 * 0.1
+        >>> round(s.unsteered_estimate(1), 6), round(s.action_shift(1), 6)      # the last shift undone
+        (0.1, 0.5)
+        """
+        assert self.per_unit is not None
+        e = self.per_unit[dim]
+        if e == 0 or not np.isfinite(e):
+            return 0.0
+        want = self.options.fraction * self.unsteered_estimate(dim) / e
+        return float(np.clip(want, -self.max_shift, self.max_shift))
 
     def _decide(self, risk: Any) -> bool:
         self._score = float(risk.score)
@@ -103,6 +191,10 @@ class SteerIntervention(PerDimension):
         base = self.specs.get(dim)
         if base is None:
             return None
+        if self.options.strength == "action":
+            shift = self.action_shift(dim)
+            self._pending = (shift, dim)
+            return SteeringSpec(base.vectors, alpha=shift, mode=base.mode, positions=base.positions)
         return SteeringSpec(base.vectors, alpha=self.strength(), mode="relative", positions=base.positions)
 
     @contextlib.contextmanager
@@ -118,7 +210,13 @@ class SteerIntervention(PerDimension):
 
 
 class RandomSteerIntervention(SteerIntervention):
-    """Control: the same gating and relative magnitude as :class:`SteerIntervention`, a random direction."""
+    """Control: the same gating and magnitude as :class:`SteerIntervention`, a random direction each step.
+
+    With ``strength: action`` the shift is the one MIST would apply to the last (unsteered) action; the
+    random direction does not move ``a_d`` by ``shift * per_unit``, so nothing is undone.
+    """
+
+    undo_last_shift = False
 
     def _spec_for(self, dim: int) -> Any:
         spec = super()._spec_for(dim)

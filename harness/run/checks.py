@@ -63,6 +63,11 @@ def check_run(cfg: RunConfig) -> None:
                 specs = load_dimension_specs(steering)
             except ConfigError as err:
                 raise ConfigError(f"{where}.{err}") from None
+            check_steering_set(steering, icfg.options, where)
+            count = (
+                policy_cls.block_count(cfg.policy.params) if issubclass(policy_cls, HookedPolicy) else None
+            )
+            check_blocks(specs, count, cfg.policy.name, where)
             if kind.needs_hooks and risk_cls.needs_hidden:  # in-pass gating: steer at or after the risk point
                 from mistvla.harness.interventions.in_pass import check_order
                 from mistvla.harness.risk.base import make_risk_source
@@ -71,6 +76,38 @@ def check_run(cfg: RunConfig) -> None:
                 check_order(make_risk_source(cfg.risk).point, points, where)
     if cfg.executor.policy_server is not None:
         check_policy_server(cfg, policy_cls, risk_cls)
+
+
+def check_blocks(specs: dict, count: int | None, policy: str, where: str) -> None:
+    """Refuse a steering point at a block the policy does not have."""
+    from mistvla.harness.interventions.in_pass import block_index
+
+    for spec in specs.values():
+        for point in spec.vectors:
+            b = block_index(point)
+            if count is not None and b is not None and b >= count:
+                raise ConfigError(
+                    f"{where}.steering: steers {point!r}, and policy {policy!r} has blocks 0-{count - 1}"
+                )
+
+
+def check_steering_set(steering: str, options: object, where: str) -> None:
+    """Refuse a direction set without an honest check result, or whose check failed, unless allowed."""
+    from mistvla.harness.steering.check_score import PASS_DIMS, read_check
+
+    if getattr(options, "allow_failed_check", False):
+        return
+    chk = read_check(steering)
+    if chk is None:
+        raise ConfigError(
+            f"{where}.steering: {steering!r} has no check result (check/check.json of `mistvla steer check`); "
+            "check it or set allow_failed_check: true"
+        )
+    if chk["n_pass"] < PASS_DIMS:
+        raise ConfigError(
+            f"{where}.steering: {steering!r} failed its check ({chk['n_pass']}/6 dimensions pass, "
+            f"need >= {PASS_DIMS}); set allow_failed_check: true to run it anyway"
+        )
 
 
 def check_policy_server(cfg: RunConfig, policy_cls: type, risk_cls: type) -> None:

@@ -1,21 +1,26 @@
 """Does a steering direction do what it claims? Offline dose-response and selectivity (``mistvla steer check``).
 
 Stored observations are replayed through the policy with each dimension's
-vector at a grid of relative strengths (``alphas``); every action dimension's
-change against the unsteered action is recorded. Per steered dimension ``d``:
+vector at a grid of strengths (``alphas``, in the spec's own mode: relative to
+the residual norm, or absolute hidden-state units); every action dimension's
+change against the unsteered action is recorded. The scores
+(:mod:`~mistvla.harness.steering.check_score`) are the *signed* dose-response
+of each dimension in units of its spread over the frames, gripper flips
+counted apart, overshoot tolerated within ``tolerance``; a dimension passes
+when its own change is at least ``ratio`` (2) times the largest other one. A
+second, **proportional** run steers each frame by ``f * a_d`` (sign
+``-sign(a_d)``, converted to a strength through the direction's measured
+per-unit effect, saturating at the largest strength) and scores the decrease
+of ``|a_d|``: the magnitude target, which no fixed vector can reach.
 
-- the **intended effect** at each strength: for ``signed`` directions the mean
-  decrease of ``a_d``; otherwise (``magnitude``, ``label``, ``generic``, hand-made)
-  the mean decrease of ``|a_d|`` (toward zero motion);
-- the **selectivity matrix** (6 x 7) at the largest strength: the mean ``|Δa_j|``
-  of every action dimension ``j`` when steering ``d``;
-- **pass**: the intended effect is positive and strictly increasing over the
-  strength grid, and at the largest strength at least ``ratio`` (2) times the
-  largest off-diagonal ``|Δa_j|``. A direction that fails is reported as failing.
+``check.json`` (format ``mistvla.steering-check/2``) holds both, the per-unit
+effect the closed-loop ``steer`` reads (``effect_per_unit``), and, for
+comparison, the verdict of the first check (``old_check``: decrease of
+``|a_d|``, strictly increasing, raw units, flips as 2.0).
 
 >>> intended = np.array([[0.1, 0.2, 0.3], [0.1, 0.05, 0.3]])
 >>> off = np.array([0.1, 0.1])
->>> passes(intended, off, 2.0).tolist()
+>>> old_passes(intended, off, 2.0).tolist()
 [True, False]
 """
 
@@ -30,14 +35,22 @@ from typing import Any
 import numpy as np
 
 from mistvla.harness.errors import ConfigError
+from mistvla.harness.steering.check_score import (  # noqa: F401  (read_check: part of this module's API)
+    CHECK_FORMAT,
+    PASS_DIMS,
+    read_check,
+    score_magnitude,
+    score_signed,
+    spreads,
+)
 from mistvla.harness.steering.fit import N_MOTION_DIMS, read_fit
 
 DEFAULT_ALPHAS = (0.05, 0.1, 0.2, 0.4, 0.8)
-DIM_NAMES = ("x", "y", "z", "roll", "pitch", "yaw", "gripper")
+DEFAULT_FRACTIONS = (0.25, 0.5, 0.75)
 
 
-def passes(intended: np.ndarray, off_diagonal: np.ndarray, ratio: float) -> np.ndarray:
-    """Per dimension: intended effect positive, strictly increasing in strength, >= ratio x off-diagonal."""
+def old_passes(intended: np.ndarray, off_diagonal: np.ndarray, ratio: float) -> np.ndarray:
+    """The first check: intended effect positive, strictly increasing in strength, >= ratio x off-diagonal."""
     mono = np.all(np.diff(intended, axis=1) > 0, axis=1) & (intended[:, 0] > 0)
     return mono & (intended[:, -1] >= ratio * off_diagonal)
 
@@ -50,10 +63,14 @@ class CheckResult:
     base: np.ndarray
     """(observations, 7) unsteered actions."""
     signed: bool
+    """The set was fitted to push ``a_d`` down (``signed`` target, ``jacobian``)."""
+    mode: str = "relative"
+    fractions: list[float] | None = None
+    proportional: np.ndarray | None = None
+    """(6, fractions, observations, 7) the proportional run's changes (None: not run)."""
 
-    @property
-    def intended(self) -> np.ndarray:
-        """(6, alphas) mean decrease of a_d (signed) or of |a_d|."""
+    def old_intended(self) -> np.ndarray:
+        """(6, alphas) the first check's effect: mean decrease of a_d (signed) or of |a_d|, raw units."""
         out = np.zeros((N_MOTION_DIMS, len(self.alphas)))
         for d in range(N_MOTION_DIMS):
             steered = self.base[None, :, d] + self.delta[d, :, :, d]
@@ -63,30 +80,47 @@ class CheckResult:
                 out[d] = (np.abs(self.base[None, :, d]) - np.abs(steered)).mean(axis=1)
         return out
 
-    @property
+    def effect_per_unit(self) -> list[float]:
+        """Per d: the mean decrease of a_d per unit strength at the smallest strength (action units)."""
+        return [float(-self.delta[d, 0, :, d].mean() / self.alphas[0]) for d in range(N_MOTION_DIMS)]
+
     def selectivity(self) -> np.ndarray:
-        """(6, 7) mean |Δa_j| when steering d, at the largest strength."""
-        return np.abs(self.delta[:, -1]).mean(axis=1)
+        """(6, 7) normalised mean |Δa_j| when steering d at the largest strength; column 6: flip rate."""
+        sel = np.abs(self.delta[:, -1, :, :6]).mean(axis=1) / spreads(self.base)
+        flips = (np.sign(self.base[:, 6]) != np.sign(self.base[:, 6] + self.delta[:, -1, :, 6])).mean(axis=1)
+        return np.concatenate([sel, flips[:, None]], axis=1)
 
-    def off_diagonal(self) -> np.ndarray:
-        sel = self.selectivity.copy()
-        sel[np.arange(N_MOTION_DIMS), np.arange(N_MOTION_DIMS)] = -np.inf
-        return sel.max(axis=1)
-
-    def summary(self, ratio: float = 2.0) -> dict[str, Any]:
-        ok = passes(self.intended, self.off_diagonal(), ratio)
-        return {
+    def summary(self, ratio: float = 2.0, tolerance: float = 0.25, max_flips: float = 0.05) -> dict[str, Any]:
+        signed = score_signed(self.delta, self.base, -1 if self.signed else 0, ratio, tolerance, max_flips)
+        out: dict[str, Any] = {
+            "format": CHECK_FORMAT,
             "alphas": self.alphas,
+            "mode": self.mode,
             "n_observations": int(self.base.shape[0]),
-            "effect": "decrease of a_d" if self.signed else "decrease of |a_d|",
             "ratio": ratio,
-            "intended": np.round(self.intended, 5).tolist(),
-            "selectivity": np.round(self.selectivity, 5).tolist(),
-            "max_off_diagonal": np.round(self.off_diagonal(), 5).tolist(),
-            "passes": ok.tolist(),
-            "n_pass": int(ok.sum()),
-            "mean_signed_delta": np.round(self.delta.mean(axis=2), 5).tolist(),
+            "tolerance": tolerance,
+            "max_flips": max_flips,
+            "signed": _rounded(signed),
+            "selectivity": np.round(self.selectivity(), 5).tolist(),
+            "effect_per_unit": np.round(self.effect_per_unit(), 6).tolist(),
+            "n_pass": signed["n_pass"],
+            "passes": signed["passes"],
+            "passed": signed["n_pass"] >= PASS_DIMS,
         }
+        if self.proportional is not None:
+            mag = score_magnitude(self.proportional, self.base, ratio, max_flips)
+            out["magnitude"] = {"fractions": self.fractions, **_rounded(mag)}
+        raw_sel = np.abs(self.delta[:, -1]).mean(axis=1)
+        raw_sel[np.arange(N_MOTION_DIMS), np.arange(N_MOTION_DIMS)] = -np.inf
+        old = old_passes(self.old_intended(), raw_sel.max(axis=1), ratio)
+        out["old_check"] = {"passes": old.tolist(), "n_pass": int(old.sum()),
+                            "intended": np.round(self.old_intended(), 5).tolist()}  # fmt: skip
+        return out
+
+
+def _rounded(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (np.round(np.asarray(v, dtype=float), 5).tolist() if k not in ("passes", "n_pass", "sign", "peak")
+                else v) for k, v in d.items()}  # fmt: skip
 
 
 def _act(policy: Any, instruction: str, obs: dict[str, Any]) -> np.ndarray:
@@ -94,15 +128,28 @@ def _act(policy: Any, instruction: str, obs: dict[str, Any]) -> np.ndarray:
     return np.asarray(policy.select_action(obs), dtype=np.float32)
 
 
+def _steered(policy: Any, samples: list, spec: Any, strengths: Sequence[float]) -> np.ndarray:
+    """(samples, 7) actions with ``spec``'s vectors at one strength per sample."""
+    from mistvla.hooks import SteeringSpec, steer
+
+    rows = []
+    for (ins, obs), a in zip(samples, strengths, strict=True):
+        scaled = SteeringSpec(spec.vectors, alpha=float(a), mode=spec.mode, positions=spec.positions)
+        with steer(policy.hook_model(), scaled, arch=policy.arch):
+            rows.append(_act(policy, ins, obs))
+    return np.stack(rows)
+
+
 def dose_response(
     policy: Any,
     samples: Iterable[tuple[str, dict[str, Any]]],
     steering_dir: str | Path,
     alphas: Sequence[float] = DEFAULT_ALPHAS,
+    fractions: Sequence[float] | None = DEFAULT_FRACTIONS,
 ) -> CheckResult:
-    """Replay ``(instruction, observation)`` samples with each dimension's vectors at every strength."""
+    """Replay ``(instruction, observation)`` samples with each dimension's vectors at every strength,
+    then (``fractions``) proportionally to each frame's own ``a_d``."""
     from mistvla.harness.interventions.steer import load_dimension_specs
-    from mistvla.hooks import SteeringSpec, steer
 
     specs = load_dimension_specs(steering_dir)
     fit = read_fit(steering_dir) or {}
@@ -112,63 +159,48 @@ def dose_response(
     delta = np.zeros((N_MOTION_DIMS, len(alphas), len(samples), 7), dtype=np.float32)
     for d, spec in specs.items():
         for k, a in enumerate(alphas):
-            scaled = SteeringSpec(spec.vectors, alpha=a, mode="relative", positions=spec.positions)
-            with steer(policy.hook_model(), scaled, arch=policy.arch):
-                steered = np.stack([_act(policy, ins, obs) for ins, obs in samples])
-            delta[d, k] = steered - base
-    return CheckResult(alphas, delta, base, signed=fit.get("target") == "signed")
+            delta[d, k] = _steered(policy, samples, spec, [a] * len(samples)) - base
+    mode = next(iter(specs.values())).mode
+    signed = fit.get("target") == "signed" or fit.get("method") == "jacobian"
+    result = CheckResult(alphas, delta, base, signed, mode)
+    if fractions:
+        result.fractions = [float(f) for f in fractions]
+        result.proportional = np.zeros((N_MOTION_DIMS, len(fractions), len(samples), 7), dtype=np.float32)
+        per_unit = result.effect_per_unit()
+        for d, spec in specs.items():
+            for k, f in enumerate(result.fractions):
+                want = proportional_strengths(base[:, d], f, per_unit[d], alphas[-1])
+                result.proportional[d, k] = _steered(policy, samples, spec, want) - base
+    return result
+
+
+def proportional_strengths(a_d: np.ndarray, fraction: float, per_unit: float, limit: float) -> np.ndarray:
+    """Strengths that change ``a_d`` by ``-fraction * a_d`` at ``per_unit`` decrease per unit, within ±``limit``.
+
+    >>> proportional_strengths(np.array([0.2, -0.1, 0.0]), 0.5, 0.5, 0.15).tolist()
+    [0.15, -0.1, 0.0]
+    """
+    if per_unit == 0 or not np.isfinite(per_unit):
+        return np.zeros_like(np.asarray(a_d, dtype=np.float64))
+    return np.clip(fraction * np.asarray(a_d, dtype=np.float64) / per_unit, -limit, limit)
 
 
 def write_check(
-    result: CheckResult, out_dir: str | Path, ratio: float = 2.0, title: str = ""
+    result: CheckResult, out_dir: str | Path, ratio: float = 2.0, title: str = "", tolerance: float = 0.25
 ) -> dict[str, Any]:
     """check.json, selectivity.csv, selectivity.png and dose_response.png in ``out_dir``; returns the summary."""
+    from mistvla.harness.steering.check_plots import DIM_NAMES, write_plots
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = result.summary(ratio)
+    summary = result.summary(ratio, tolerance)
     (out / "check.json").write_text(json.dumps(summary, indent=1))
-    lines = ["steered," + ",".join(DIM_NAMES) + ",pass"]
-    for d in range(N_MOTION_DIMS):
-        cells = [f"{x:.5f}" for x in result.selectivity[d]]
-        lines.append(f"{DIM_NAMES[d]}," + ",".join(cells) + f",{summary['passes'][d]}")
+    lines = ["steered," + ",".join(DIM_NAMES[:6]) + ",gripper_flips,pass"]
+    for d, row in enumerate(summary["selectivity"]):
+        lines.append(f"{DIM_NAMES[d]}," + ",".join(f"{x:.5f}" for x in row) + f",{summary['passes'][d]}")
     (out / "selectivity.csv").write_text("\n".join(lines) + "\n")
-    _plots(result, summary, out, title)
+    write_plots(result, summary, out, title)
     return summary
-
-
-def _plots(result: CheckResult, summary: dict[str, Any], out: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, N_MOTION_DIMS, figsize=(3.0 * N_MOTION_DIMS, 2.8), sharey=True)
-    for d, ax in enumerate(axes):
-        for j in range(7):
-            mean = result.delta[d, :, :, j].mean(axis=1)
-            ax.plot(result.alphas, mean, lw=2.5 if j == d else 0.8, label=DIM_NAMES[j])
-        ax.plot(result.alphas, summary["intended"][d], "k--", lw=1, label="intended")
-        ax.set_title(f"steer {DIM_NAMES[d]}: {'pass' if summary['passes'][d] else 'FAIL'}")
-        ax.set_xlabel("alpha (relative)")
-        ax.axhline(0, color="grey", lw=0.5)
-    axes[0].set_ylabel("mean Δ action")
-    axes[-1].legend(fontsize=6)
-    fig.suptitle(title or "dose-response")
-    fig.tight_layout()
-    fig.savefig(out / "dose_response.png", dpi=80)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    im = ax.imshow(result.selectivity, cmap="viridis")
-    ax.set_xticks(range(7), DIM_NAMES)
-    ax.set_yticks(range(N_MOTION_DIMS), [f"steer {n}" for n in DIM_NAMES[:N_MOTION_DIMS]])
-    for d in range(N_MOTION_DIMS):
-        for j in range(7):
-            ax.text(j, d, f"{result.selectivity[d, j]:.3f}", ha="center", va="center", fontsize=6, color="w")
-    ax.set_title(f"mean |Δa_j| at alpha {result.alphas[-1]} ({summary['n_pass']}/6 pass)")
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    fig.savefig(out / "selectivity.png", dpi=80)
-    plt.close(fig)
 
 
 def frames_samples(

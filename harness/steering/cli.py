@@ -13,7 +13,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from mistvla.harness.steering.data import load_fit_data
     from mistvla.harness.steering.fit import fit_directions
 
-    data = load_fit_data(args.dataset, args.point, args.position, args.max_rows)
+    if args.frames:
+        data = _frames_fit_data(args)
+    elif args.method == "jacobian":
+        raise ConfigError(
+            "--frames: the jacobian method is fitted from demonstration frames through the policy"
+        )
+    else:
+        data = load_fit_data(args.dataset, args.point, args.position, args.max_rows)
     rec = fit_directions(
         data,
         args.out,
@@ -30,6 +37,29 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frames_fit_data(args: argparse.Namespace) -> Any:
+    """Hidden states, actions and Jacobians of demonstration frames through the policy (``--frames``)."""
+    from mistvla.harness.steering.check import frames_samples
+    from mistvla.harness.steering.jacobian import jacobian_fit_data
+
+    if not args.point:
+        raise ConfigError("--point: required with --frames (e.g. llm.blocks.2.resid_post)")
+    policy = _policy(args)
+    samples = frames_samples(args.frames, args.max_rows or 400, args.split)
+    data = jacobian_fit_data(policy, samples, args.point, args.position or "last_prompt")
+    data.source.update(paths=list(args.frames), split=args.split, policy=args.policy, params=args.params)
+    return data
+
+
+def _policy(args: argparse.Namespace) -> Any:
+    import yaml
+
+    from mistvla.policies.registry import make_policy
+
+    params: dict[str, Any] = yaml.safe_load(args.params) if args.params else {}
+    return make_policy(args.policy, **params)
+
+
 def _alphas(text: str) -> list[float]:
     try:
         values = [float(x) for x in text.split(",") if x.strip()]
@@ -41,24 +71,27 @@ def _alphas(text: str) -> list[float]:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    import yaml
-
     from mistvla.harness.steering.check import dose_response, frames_samples, write_check
-    from mistvla.policies.registry import make_policy
 
-    params: dict[str, Any] = yaml.safe_load(args.params) if args.params else {}
-    policy = make_policy(args.policy, **params)
+    policy = _policy(args)
     samples = frames_samples(args.frames, args.max_frames, args.split)
-    result = dose_response(policy, samples, args.steering, _alphas(args.alphas))
-    summary = write_check(result, args.out, args.ratio, title=str(args.steering))
+    fractions = _alphas(args.fractions) if args.fractions else None
+    result = dose_response(policy, samples, args.steering, _alphas(args.alphas), fractions)
+    summary = write_check(result, args.out, args.ratio, title=str(args.steering), tolerance=args.tolerance)
+    sig = summary["signed"]
     print(
-        f"{summary['n_pass']}/6 dimensions pass ({summary['effect']}, ratio {args.ratio}); written: {args.out}"
+        f"{summary['n_pass']}/6 dimensions pass (signed, spread-normalised, ratio {args.ratio}; "
+        f"the first check: {summary['old_check']['n_pass']}/6); written: {args.out}"
     )
     for d, ok in enumerate(summary["passes"]):
-        row = " ".join(f"{x:+.4f}" for x in summary["intended"][d])
+        row = " ".join(f"{x:+.4f}" for x in sig["intended"][d])
         print(
-            f"  dim {d}: intended {row}  off-diagonal {summary['max_off_diagonal'][d]:.4f}  {'pass' if ok else 'FAIL'}"
+            f"  dim {d}: intended/spread {row}  off {sig['off_target'][d][sig['peak'][d]]:.4f}  "
+            f"ratio {sig['ratio'][d]:.2f}  flips {sig['flips'][d][sig['peak'][d]]:.3f}  {'pass' if ok else 'FAIL'}"
         )
+    if "magnitude" in summary:
+        mag = summary["magnitude"]
+        print(f"  proportional (|a_d| target, fractions {mag['fractions']}): {mag['n_pass']}/6 pass")
     return 0
 
 
@@ -77,18 +110,30 @@ def add_steer_parser(sub: Any) -> None:
     ssub = steer.add_subparsers(dest="steer_command", required=True)
     p = ssub.add_parser("fit", help="one steering vector per motion dimension (dim_<d>.json/.npz)")
     p.add_argument(
-        "dataset", nargs="+", help="a risk dataset directory, or run directories with hidden states"
+        "dataset", nargs="*", help="a risk dataset directory, or run directories with hidden states"
     )
     p.add_argument("--point", default=None, help="hook point (default: the risk dataset's)")
     p.add_argument(
         "--position", default=None, help="captured position (default: last_prompt / the dataset's)"
     )
-    p.add_argument("--method", default="contrastive", help="contrastive, probe, generic, random")
+    p.add_argument("--method", default="contrastive", help="contrastive, probe, generic, random, jacobian")
     p.add_argument("--target", default="magnitude", help="magnitude, signed or label (see docs/mist.md)")
     p.add_argument("--quantile", type=float, default=0.2, help="bottom/top fraction of rows (not for label)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-rows", type=int, default=None, help="subsample this many rows (seeded)")
-    p.add_argument("--steer-positions", default="all", help="positions the vectors are added at")
+    p.add_argument(
+        "--steer-positions",
+        default=None,
+        help="positions the vectors are added at (default: where the action reads)",
+    )
+    p.add_argument(
+        "--frames", nargs="*", default=None, help="fit from demonstration frames through the policy"
+    )
+    p.add_argument("--policy", default="reference")
+    p.add_argument("--params", help="policy params as YAML (with --frames)")
+    p.add_argument(
+        "--split", choices=["val", "train", "all"], default="train", help="frames split (with --frames)"
+    )
     p.add_argument("--out", required=True, help="steering directory (what `steer` reads)")
     p.set_defaults(func=_cmd_fit)
     p = ssub.add_parser("check", help="dose-response and 6x7 selectivity of a steering directory")
@@ -99,7 +144,11 @@ def add_steer_parser(sub: Any) -> None:
     p.add_argument("--split", choices=["val", "train", "all"], default="val")
     p.add_argument("--max-frames", type=int, default=200)
     p.add_argument("--alphas", default="0.05,0.1,0.2,0.4,0.8")
-    p.add_argument("--ratio", type=float, default=2.0, help="intended effect / largest off-diagonal")
+    p.add_argument(
+        "--ratio", type=float, default=2.0, help="intended effect / largest off-target (normalised)"
+    )
+    p.add_argument("--tolerance", type=float, default=0.25, help="allowed fall below the running peak")
+    p.add_argument("--fractions", default="0.25,0.5,0.75", help="proportional run fractions (empty: skip)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_check)
     p = ssub.add_parser("ablate", help="run (or resume) an ablation file and write Table 2")

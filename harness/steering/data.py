@@ -31,6 +31,8 @@ class FitData:
     dim_labels: np.ndarray | None
     """(rows, 7) int8 per-dimension collision labels (1: the collision ahead is along d; -1: none ahead)."""
     source: dict[str, Any]
+    jacobians: np.ndarray | None = None
+    """(rows, 7, hidden) d action / d hidden per row (``jacobian`` method; arm in action units, gripper logit)."""
 
     @property
     def n_rows(self) -> int:

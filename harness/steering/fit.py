@@ -19,7 +19,11 @@ Methods (:data:`METHODS`, a lazy registry of small functions
   from the hidden state to the target on ``d``;
 - ``generic``: one safe-minus-risky direction shared by every dimension (target on
   the whole motion: ``||a[:6]||``, or any per-dimension label);
-- ``random``: seeded random directions (the control).
+- ``random``: seeded random directions (the control);
+- ``jacobian``: minus the pseudo-inverse columns of the mean Jacobian of the action
+  with respect to the hidden state (:mod:`~mistvla.harness.steering.jacobian`; fitted
+  from demonstration frames through the policy, the signed convention, steered at
+  ``last_prompt`` in absolute units).
 
 Every vector is saved unit-norm as ``dim_<d>.json/.npz`` (a relative-mode
 :class:`~mistvla.hooks.steering.SteeringSpec`, the format ``steer`` reads),
@@ -56,6 +60,7 @@ METHODS = LazyRegistry(
         "probe": ("mistvla.harness.steering.fit:probe", None),
         "generic": ("mistvla.harness.steering.fit:generic", None),
         "random": ("mistvla.harness.steering.fit:random_directions", None),
+        "jacobian": ("mistvla.harness.steering.jacobian:jacobian", None),
     },
 )
 
@@ -159,21 +164,29 @@ def fit_directions(
     target: str = "magnitude",
     quantile: float = 0.2,
     seed: int = 0,
-    steer_positions: str = "all",
+    steer_positions: str | None = None,
 ) -> dict[str, Any]:
     """Fit ``method`` on ``data``; write ``dim_<d>.json/.npz`` and ``fit.json`` into ``out_dir``; return the record."""
     from mistvla.hooks import SteeringSpec
 
+    if (
+        steer_positions is None
+    ):  # where the action reads (the captured position) when it is one a vector can take
+        pos = data.source.get("position")
+        steer_positions = "last_prompt" if pos in (None, "last_prompt") else "all"
     if target not in TARGETS:
         raise ConfigError(f"--target: {target!r} is not one of {', '.join(TARGETS)}")
     if not 0.0 < quantile <= 0.5:
         raise ConfigError(f"--quantile: must be in (0, 0.5], got {quantile}")
+    if method == "jacobian" and target != "signed":
+        raise ConfigError(f"--target: the jacobian method pushes a_d down (signed), not {target!r}")
     vectors = METHODS.resolve(method)(data, target, quantile, seed)
     out = Path(out_dir)
     point = data.source["point"]
+    mode = "absolute" if method == "jacobian" else "relative"
     counts = {}
     for d, v in vectors.items():
-        SteeringSpec({point: v}, alpha=1.0, mode="relative", positions=steer_positions).save(out / f"dim_{d}")
+        SteeringSpec({point: v}, alpha=1.0, mode=mode, positions=steer_positions).save(out / f"dim_{d}")
         if target != "label" or data.has_labels:
             safe, risky = split_rows(target_values(data, target, d), target, quantile)
             counts[str(d)] = {"safe": int(safe.sum()), "risky": int(risky.sum())}
@@ -187,6 +200,7 @@ def fit_directions(
         "point": point,
         "position": data.source.get("position"),
         "steer_positions": steer_positions,
+        "mode": mode,
         "data": data.source,
         "n_rows": data.n_rows,
         "hidden_size": data.hidden_size,

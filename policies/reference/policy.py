@@ -71,6 +71,8 @@ class ReferencePolicy(HookedPolicy):
     arch = "llama"
     batched_inference = True
     requirements = PolicyRequirements(cameras=(), privileged=True)
+    action_positions = ("last_prompt",)
+    """The positions the action is read from (the action-query token)."""
 
     def __init__(
         self,
@@ -98,6 +100,17 @@ class ReferencePolicy(HookedPolicy):
         self._pose_offset = np.zeros((len(self.ckpt.object_names), 2))
         self.last_step: dict[str, Any] = {}
         self._states: list[np.ndarray] = []
+
+    @classmethod
+    def block_count(cls, params: dict[str, Any]) -> int | None:
+        """``num_layers`` of the checkpoint's ``config.json`` (None when it cannot be read)."""
+        import json
+
+        path = Path(str(params.get("checkpoint", ""))) / "config.json"
+        try:
+            return int(json.loads(path.read_text())["model"]["num_layers"])
+        except (OSError, KeyError, TypeError, ValueError):
+            return None
 
     @property
     def model(self) -> torch.nn.Module:
@@ -141,6 +154,17 @@ class ReferencePolicy(HookedPolicy):
         with torch.no_grad(), self.hook_session():
             out = self.ckpt.model(ids, s, e)
         return out.numpy()
+
+    def differentiable_action(self, obs: dict[str, Any]) -> torch.Tensor:
+        """(7,) this observation's action with autograd on: arm in env units (unclipped), gripper logit."""
+        state, past = self.observe_state(obs)
+        ids, s, e = model_inputs(
+            self.ckpt, self._ids, state[None], self.observed_environment(obs)[None], past[None]
+        )
+        with self.hook_session():
+            out = self.ckpt.model(ids, s, e)[0]
+        std = torch.from_numpy(self.ckpt.normalizer.stats["action"]["std"][:6])
+        return torch.cat([out[:6] * std, out[6:]])
 
     @classmethod
     def select_actions_for(

@@ -70,7 +70,10 @@ def test_what_the_server_cannot_serve_is_a_config_error(tmp_path):
         "name": "reference",
         "params": {"checkpoint": "experiments/artifacts/reference/libero_spatial"},
     }
-    steer = [{"name": "none"}, {"name": "steer", "steering": str(tmp_path), "threshold": 0.5}]
+    steer = [
+        {"name": "none"},
+        {"name": "steer", "steering": str(tmp_path), "threshold": 0.5, "allow_failed_check": True},
+    ]
     cases = [
         ({"policy": {"name": "scripted"}}, "policy 'scripted' reads its env in bind()"),
         ({"policy": reference, "interventions": steer}, "interventions[1] 'steer' steers"),
