@@ -46,7 +46,7 @@ def parse_nested(cls: type, data: Any, field: str = "") -> Any:
     ...     k: int = 1
     >>> @dataclasses.dataclass
     ... class Entry:
-    ...     params: dict
+    ...     params: dict[str, int]
     ...     def __post_init__(self):
     ...         self.options = parse_nested(Opts, self.params)
     >>> from_dict(Entry, {"params": {"kk": 2}}, "items[1]")

@@ -57,6 +57,13 @@ def _zeros_sensor(shape: tuple[int, ...], modality: str) -> Any:
     return sensor
 
 
+def activate_renderer(rs: Any) -> None:
+    """Make this env's GL context current (robosuite renders into the current one; other envs switch it)."""
+    ctx = getattr(rs.sim, "_render_context_offscreen", None) if rs.use_camera_obs else None
+    if ctx is not None:
+        ctx.gl_ctx.make_current()
+
+
 @contextlib.contextmanager
 def blank_camera_renders(rs: Any, active: bool = True) -> Iterator[None]:
     """Within the block, robosuite's camera observables return zeros instead of rendering.
@@ -201,6 +208,7 @@ class LiberoEnv(gym.Env):
         init_state = int(init_state)
 
         rs = self._libero.env
+        activate_renderer(rs)
         extras = tuple(options.get("scene_objects", ()))
         rebuild = self.scene.needs_rebuild(extras)  # a new set of extra objects: one model rebuild
         if rebuild:
@@ -322,6 +330,7 @@ class LiberoEnv(gym.Env):
         if self._done:
             raise RuntimeError("episode is over (or never started): call reset() before step()")
         rs = self._libero.env
+        activate_renderer(rs)
         data = self.sim.data._data
         unstable_before = instability_count(data)
         self._ledger.begin_step()

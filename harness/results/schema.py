@@ -16,7 +16,7 @@ table, :data:`EPISODE_FIELDS`; its identifying fields are those of
 >>> [n for n in EPISODE_SCHEMA.names if n in ident] == list(ident)
 True
 >>> sorted(NULLABLE_EPISODE_FIELDS)[:2]
-['error', 'first_collision_step']
+['disturbance', 'disturbance_step']
 """
 
 from __future__ import annotations

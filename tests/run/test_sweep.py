@@ -56,7 +56,7 @@ def test_plan_is_the_grid_with_the_clean_env_first():
 
 
 def test_bad_sweeps_are_refused_naming_the_field():
-    with pytest.raises(ConfigError, match="sweep: unknown perturbation 'camra'"):
+    with pytest.raises(ConfigError, match=r"sweep\.perturbations\[0\]: unknown perturbation 'camra'"):
         parse_config(config(Path("/tmp"), "p", {"perturbations": [{"name": "camra"}]}))
     with pytest.raises(ConfigError, match="corruption must be one of"):
         parse_config(
