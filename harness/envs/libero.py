@@ -58,10 +58,13 @@ def _zeros_sensor(shape: tuple[int, ...], modality: str) -> Any:
 
 
 def activate_renderer(rs: Any) -> None:
-    """Make this env's GL context current (robosuite renders into the current one; other envs switch it)."""
+    """Make this env's EGL context current if none is (closing another env leaves none: black frames)."""
     ctx = getattr(rs.sim, "_render_context_offscreen", None) if rs.use_camera_obs else None
-    if ctx is not None:
-        ctx.gl_ctx.make_current()
+    if ctx is not None and type(ctx.gl_ctx).__module__.endswith("egl_context"):
+        from OpenGL import EGL  # robosuite renders into the current context; a live one is left alone
+
+        if not EGL.eglGetCurrentContext():
+            ctx.gl_ctx.make_current()
 
 
 @contextlib.contextmanager
@@ -136,7 +139,6 @@ class LiberoEnv(gym.Env):
         self._last_raw: dict[str, Any] | None = None
         self.episode: dict[str, Any] = {}
 
-    # ------------------------------------------------------------------ setup
     def _make_libero_env(self) -> Any:
         ensure_libero()
         from libero.libero.envs import OffScreenRenderEnv
@@ -180,7 +182,6 @@ class LiberoEnv(gym.Env):
         data = self.sim.data._data
         return {n: float(data.xpos[self._bodies[n]][2]) for n in self.target_objects if n in self._bodies}
 
-    # ------------------------------------------------------------------ reset
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -215,10 +216,9 @@ class LiberoEnv(gym.Env):
             self.scene.prepare(rs, extras)
         if (self._needs_hard_reset or rebuild) and not rs.hard_reset:
             rs.hard_reset = True
-        # LIBERO places fixtures from the global NumPy RNG at every reset; seed it
-        # for this reset only and give the caller's RNG state back afterwards.
-        # Only the last warm-up step's frame reaches the policy: the frames of the
-        # reset and of the other warm-up steps are not rendered (blank_renders).
+        # LIBERO places fixtures from the global NumPy RNG at every reset; seed it for this reset only and give
+        # the caller's RNG state back afterwards. Only the last warm-up step's frame reaches the policy: the
+        # frames of the reset and of the other warm-up steps are not rendered (blank_renders).
         blank = self.blank_reset_renders and self.config.warmup_steps > 0
         saved = np.random.get_state()
         try:
@@ -311,7 +311,6 @@ class LiberoEnv(gym.Env):
         bodies = self._bodies if self.config.privileged else None
         return build_observation(raw, self._cameras, bodies, self.sim.data._data)
 
-    # ------------------------------------------------------------------- step
     def _check_action(self, action: Any) -> np.ndarray:
         try:
             arr = np.asarray(action, dtype=np.float64)
