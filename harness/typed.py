@@ -10,10 +10,16 @@ See ``tests/test_typed_config.py`` for examples; it sits on the ground floor
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from mistvla.harness.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class NoParams:
+    """The ``Config`` of a registered kind that takes no parameters."""
 
 
 def _fail(path: str, msg: str) -> ConfigError:
@@ -111,6 +117,8 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             raise _fail(path, f"expected a number, got {type(value).__name__} {value!r}")
         return float(value)
     if tp is str:
+        if isinstance(value, os.PathLike):  # a Python caller's Path (YAML gives only str)
+            return os.fspath(value)
         if not isinstance(value, str):
             raise _fail(path, f"expected a string, got {type(value).__name__} {value!r}")
         return value
@@ -159,4 +167,4 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["from_dict", "to_dict"]
+__all__ = ["NoParams", "from_dict", "parse_nested", "to_dict"]

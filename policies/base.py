@@ -30,12 +30,14 @@ from __future__ import annotations
 import abc
 import contextlib
 import copy
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from mistvla.harness.typed import NoParams
 from mistvla.hooks.capture import Capture, CaptureRecord, CaptureSpec
 from mistvla.hooks.steering import SteeringSession, SteeringSpec
 
@@ -59,12 +61,22 @@ class Policy(abc.ABC):
     """Base class: ``bind(env)``, ``reset(instruction, seed=...)``, then ``select_action(obs)`` per step."""
 
     name: ClassVar[str] = "policy"
+    Config: ClassVar[type] = NoParams
+    """What a run config's ``policy.params`` may set: a dataclass, parsed strictly with each field's path
+    (:func:`~mistvla.policies.params.policy_config`), its ``__post_init__`` checking values. Its fields
+    are keyword parameters of the constructor with the same defaults (a test holds every registered
+    policy to that); parameters only Python callers pass (a steering spec) stay out of it."""
     requirements: PolicyRequirements = PolicyRequirements()
     batched_inference: ClassVar[bool] = False
     """True where :meth:`select_actions_for` runs one batch through the model (else it loops)."""
 
     def __init__(self) -> None:
         self.instruction: str | None = None
+
+    @classmethod
+    def from_config(cls, config: Any) -> Policy:
+        """The policy built from its parsed :attr:`Config`: the one way the registry builds every kind."""
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
 
     def bind(self, env: Any) -> None:  # noqa: B027  (a no-op by design)
         """Read what the policy needs of ``env``'s task before episodes (no-op unless overridden)."""

@@ -1,8 +1,7 @@
 """Policy names -> classes, resolved lazily (heavy model code is imported only when asked for).
 
-A missing optional dependency is reported with the extra to install. Checking
-a policy's parameters against its constructor is the run config's job
-(:mod:`mistvla.policies.params`).
+A missing optional dependency is reported with the extra to install. Each policy's
+parameters are its ``Config`` (:mod:`mistvla.policies.params`).
 
 >>> POLICIES.names()[:3]
 ['openvla', 'random', 'reference']
@@ -16,7 +15,7 @@ from typing import Any
 
 from mistvla.harness.registry import LazyRegistry
 from mistvla.policies.base import Policy
-from mistvla.policies.params import policy_kwargs
+from mistvla.policies.params import policy_config
 
 POLICIES = LazyRegistry(
     "policy",
@@ -36,7 +35,7 @@ def policy_class(name: str) -> type[Policy]:
     return POLICIES.resolve_class(name, Policy)
 
 
-def make_policy(name: str, **kwargs: Any) -> Policy:
-    """Build the policy registered under ``name`` with keyword arguments, validated first."""
+def make_policy(name: str, **params: Any) -> Policy:
+    """Build the policy registered under ``name`` from its ``policy.params``, parsed into its ``Config`` first."""
     cls = policy_class(name)
-    return cls(**policy_kwargs(cls, name, kwargs))
+    return cls.from_config(policy_config(cls, params))

@@ -17,6 +17,7 @@ IndexError: replay sequence exhausted after 1 actions
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,10 +30,19 @@ class RandomPolicy(Policy):
 
     name = "random"
 
+    @dataclass(frozen=True)
+    class Config:
+        seed: int = 0
+        scale: float = 1.0
+        """Actions are uniform in [-scale, scale]."""
+
+        def __post_init__(self) -> None:
+            if not 0 < self.scale <= 1:
+                raise ValueError(f"scale must be in (0, 1], got {self.scale}")
+
     def __init__(self, seed: int = 0, scale: float = 1.0) -> None:
         super().__init__()
-        if not 0 < scale <= 1:
-            raise ValueError(f"scale must be in (0, 1], got {scale}")
+        self.Config(seed, scale)  # the values checked where the run config's are
         self.seed = seed
         self.scale = scale
         self._episode = 0
@@ -53,6 +63,11 @@ class ReplayPolicy(Policy):
     """Replays a recorded (T, 7) action sequence from the start of every episode."""
 
     name = "replay"
+
+    @dataclass(frozen=True)
+    class Config:
+        actions: list[list[float]]
+        """The (T, 7) action sequence."""
 
     def __init__(self, actions: Sequence[Sequence[float]] | np.ndarray) -> None:
         super().__init__()

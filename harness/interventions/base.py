@@ -36,8 +36,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mistvla.harness.registry import LazyRegistry
-from mistvla.harness.risk.base import NoParams, RiskSignal
-from mistvla.harness.typed import parse_nested, to_dict
+from mistvla.harness.risk.base import RiskSignal
+from mistvla.harness.typed import NoParams, parse_nested, to_dict
 
 N_MOTION_DIMS = 6  # x, y, z, roll, pitch, yaw; index 6 is the gripper
 

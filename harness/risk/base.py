@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mistvla.harness.registry import LazyRegistry
-from mistvla.harness.typed import from_dict
+from mistvla.harness.typed import NoParams, from_dict
 
 
 @dataclass
@@ -50,11 +50,6 @@ class RiskConfig:
                 f"unknown risk source {self.source!r}; known: {', '.join(RISK_SOURCES.names())} "
                 "(or a 'package.module:Class' name)"
             )
-
-
-@dataclass
-class NoParams:
-    """A kind without parameters."""
 
 
 class RiskSource(abc.ABC):

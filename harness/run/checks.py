@@ -30,12 +30,12 @@ from mistvla.harness.run.plan import run_tasks
 def check_run(cfg: RunConfig) -> None:
     """Raise :class:`ConfigError` for the first problem found; return None when the run can start."""
     from mistvla.policies.base import HookedPolicy
-    from mistvla.policies.params import policy_kwargs
+    from mistvla.policies.params import policy_config
     from mistvla.policies.registry import policy_class
 
     run_tasks(cfg)
     policy_cls = policy_class(cfg.policy.name)
-    policy_kwargs(policy_cls, cfg.policy.name, cfg.policy.params)
+    policy_config(policy_cls, cfg.policy.params)
     risk_options(cfg.risk)
     risk_cls = risk_source_class(cfg.risk.source)
     if risk_cls.needs_hidden and not issubclass(policy_cls, HookedPolicy):

@@ -24,6 +24,7 @@ one policy) as one left-padded batch (:mod:`.batch`); each fork gets its own
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,18 @@ class OpenVLAPolicy(HookedPolicy):
     name = "openvla"
     batched_inference = True
     requirements = PolicyRequirements(cameras=("agentview",), image_size=LIBERO_RENDER_SIZE)
+
+    @dataclass(frozen=True)
+    class Config:
+        checkpoint: str
+        unnorm_key: str | None = None
+        center_crop: bool = False
+        camera: str = "agentview"
+        mirror_image: bool = True
+        binarize_gripper: bool = True
+        device: str | None = None
+        dtype: str | None = None
+        capture: CaptureSpec | None = None
 
     def __init__(
         self,

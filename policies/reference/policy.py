@@ -18,6 +18,7 @@ else is injected.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,19 @@ class ReferencePolicy(HookedPolicy):
     action_positions = ("last_prompt",)
     """The positions the action is read from (the action-query token)."""
 
+    @dataclass(frozen=True)
+    class Config:
+        checkpoint: str
+        action_noise: float = 0.0
+        pose_noise: float = 0.0
+        capture: CaptureSpec | None = None
+        threads: int | None = 1
+
+        def __post_init__(self) -> None:
+            for name in ("action_noise", "pose_noise"):
+                if getattr(self, name) < 0:
+                    raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
     def __init__(
         self,
         checkpoint: str | Path,
@@ -84,10 +98,7 @@ class ReferencePolicy(HookedPolicy):
         threads: int | None = 1,
     ) -> None:
         super().__init__()
-        if action_noise < 0 or pose_noise < 0:
-            from mistvla.harness.errors import ConfigError
-
-            raise ConfigError("policy.params.action_noise / pose_noise: must be >= 0")
+        self.Config(str(checkpoint), action_noise, pose_noise, capture, threads)  # values checked once
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.ckpt = load_checkpoint(checkpoint)

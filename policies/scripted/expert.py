@@ -22,6 +22,7 @@ RuntimeError: ScriptedExpert has no task: call bind(env) (or pass spec=) before 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,13 @@ class ScriptedExpert(Policy):
 
     name = "scripted"
     requirements = PolicyRequirements(cameras=(), privileged=True)
+
+    @dataclass(frozen=True)
+    class Config:
+        perturbation: PerturbationConfig | None = None
+        max_attempts: int = 3
+        hover: float = 0.08
+        settle_grasp: bool = False
 
     def __init__(
         self,

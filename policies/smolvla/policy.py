@@ -47,6 +47,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,21 @@ class SmolVLAPolicy(HookedPolicy):
     name = "smolvla"
     arch = "smolvla"
     batched_inference = True
+
+    @dataclass(frozen=True)
+    class Config:
+        pretrained_path: str
+        camera_map: dict[str, str] | None = None
+        state_key: str = STATE_KEY
+        vlm_path: str | None = None
+        device: str = "cpu"
+        n_action_steps: int | None = None
+        num_steps: int | None = None
+        noise_seed: int | None = None
+        image_size: int | None = None
+        flip_horizontal: bool = True
+        clip_actions: bool = True
+        capture: CaptureSpec | None = None
 
     def __init__(
         self,

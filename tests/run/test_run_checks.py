@@ -57,7 +57,7 @@ def _cfg(tmp: Path, **changes) -> dict:
         ),
         (
             {"policy": {"name": "scripted", "params": {"hoover": 1}}},
-            r"policy.params.hoover: unknown parameter",
+            r"policy.params.hoover: unknown key",
         ),
         ({"risk": {"source": "oracle", "params": {"margn": 1}}}, r"risk.params.margn: unknown key"),
     ],

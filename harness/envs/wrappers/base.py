@@ -31,28 +31,22 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from mistvla.harness.registry import LazyRegistry
-from mistvla.harness.typed import from_dict
+from mistvla.harness.typed import NoParams, from_dict
 
 MAX_LEVEL = 5
-
-
-@dataclass(frozen=True)
-class NoOptions:
-    """A perturbation without options beyond its level and seed."""
 
 
 class PerturbationWrapper(gym.Wrapper):
     """Base class: ``level`` 0 passes through; otherwise ``sample`` at reset, ``apply`` before the warm-up."""
 
     name: ClassVar[str] = ""
-    Config: ClassVar[type] = NoOptions
+    Config: ClassVar[type] = NoParams
     LEVELS: ClassVar[dict[int, dict[str, Any]]] = {}
     """Parameters of each level 1..5 (level 0 is off)."""
     visual: ClassVar[bool] = False
