@@ -38,7 +38,7 @@ from mistvla.harness.envs.libero import NOOP_ACTION  # noqa: E402
 from mistvla.harness.envs.tasks import get_task, load_init_states  # noqa: E402
 from mistvla.harness.run.plan import plan_episodes  # noqa: E402
 from mistvla.harness.run.profile import format_profile, profile_episodes  # noqa: E402
-from mistvla.harness.run.worker import Worker, env_config  # noqa: E402
+from mistvla.harness.run.worker import Worker  # noqa: E402
 
 
 def raw_replay(specs, actions: dict[str, np.ndarray], config) -> dict[str, float]:
@@ -102,7 +102,7 @@ def main() -> None:
     actions: dict[str, list] = {}
     for r in rows:
         actions.setdefault(r["episode_key"], []).append(np.asarray(r["executed_action"], dtype=np.float64))
-    config = env_config(cfg, Worker(cfg).policy.requirements)
+    config = cfg.env_for(Worker(cfg).policy.requirements)
     raw = raw_replay(specs, actions, config)
     ours_rate = profile["steps"] / profile["wall_s"]
     builds = profile["seconds"].get("env_build", 0.0) + profile["seconds"].get("policy_build", 0.0)

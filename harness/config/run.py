@@ -268,11 +268,29 @@ class RunConfig:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.lockstep < 1:
             raise ValueError(f"lockstep must be >= 1, got {self.lockstep}")
-        from mistvla.harness.envs.libero import LiberoEnvConfig
+        from mistvla.harness.envs.config import LiberoEnvConfig
 
-        from_dict(LiberoEnvConfig, self.env, "env")  # every key and value checked now
+        self._env_config = from_dict(LiberoEnvConfig, self.env, "env")  # parsed once, every key checked now
         if self.stats is not None:
             self._check_hypotheses(labels)
+
+    def env_for(self, requirements: Any) -> Any:
+        """The env's :class:`~mistvla.harness.envs.config.LiberoEnvConfig` (parsed once, at load): the ``env:``
+        section, with the ``cameras``, ``image_size`` and ``privileged`` it leaves out taken from what the
+        policy's ``requirements`` and the risk source consume (``agentview`` alone for a video run)."""
+        import dataclasses
+
+        from mistvla.harness.risk.base import risk_source_class
+
+        base = self._env_config
+        cameras = base.cameras if "cameras" in self.env else tuple(requirements.cameras)
+        if self.video and not cameras:
+            cameras = ("agentview",)  # rendered only for the video
+        image_size = base.image_size if "image_size" in self.env else requirements.image_size
+        needs = requirements.privileged or risk_source_class(self.risk.source).needs_privileged
+        return dataclasses.replace(
+            base, cameras=cameras, image_size=image_size, privileged=base.privileged or needs
+        )
 
     def conditions(self) -> list[str]:
         """The env conditions episodes run under, as report scopes: ``clean``, ``<perturbation> L<level>``."""

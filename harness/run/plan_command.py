@@ -50,20 +50,16 @@ def count_env_builds(phases: list[list[EpisodeSpec]], workers: int) -> int:
 
 def plan_summary(cfg: RunConfig, workers: int | None = None) -> dict[str, Any]:
     """Counts and the estimate as a dict (what :func:`describe` prints)."""
-    from mistvla.harness.envs.tasks import DEFAULT_PROTOCOL, step_limit
+    from mistvla.harness.envs.tasks import step_limit
 
     workers = max(1, workers or cfg.workers)
     calibration = plan_episodes(cfg, calibration=True) if needs_calibration(cfg) else []
     episodes = plan_episodes(cfg)
-    protocol = cfg.env.get("protocol", DEFAULT_PROTOCOL)
-    limits = {suite: cfg.env.get("max_steps") or step_limit(suite, protocol) for suite in cfg.episodes.suites}
-    warmup = cfg.env.get("warmup_steps", 10)
-    cameras = cfg.env.get("cameras")
-    if cameras is None:
-        from mistvla.policies.registry import policy_class
+    from mistvla.policies.registry import policy_class
 
-        cameras = policy_class(cfg.policy.name).requirements.cameras
-    size = cfg.env.get("image_size") or 128
+    env = cfg.env_for(policy_class(cfg.policy.name).requirements)
+    limits = {suite: env.max_steps or step_limit(suite, env.protocol) for suite in cfg.episodes.suites}
+    warmup, cameras, size = env.warmup_steps, env.cameras, env.image_size
     frame_s = RENDER_S_PER_128PX_FRAME * len(cameras) * (size / 128) ** 2
     step_s = 1.0 / STEPS_PER_S_STATE + frame_s
     builds = count_env_builds([calibration, episodes], workers)

@@ -29,25 +29,6 @@ from mistvla.harness.run.plan import EpisodeSpec, env_key
 TaskKey = tuple[str, int]
 
 
-def env_config(cfg: RunConfig, requirements: Any) -> Any:
-    """The env's config: the YAML ``env:`` section over what the policy and the risk source consume."""
-    from mistvla.harness.envs.libero import LiberoEnvConfig
-    from mistvla.harness.risk.base import risk_source_class
-    from mistvla.harness.typed import from_dict
-
-    data = dict(cfg.env)
-    cameras = data.get("cameras")
-    cameras = list(requirements.cameras) if cameras is None else list(cameras)
-    if cfg.video and not cameras:
-        cameras = ["agentview"]  # rendered only for the video
-    data["cameras"] = cameras
-    if data.get("image_size") is None:
-        data["image_size"] = requirements.image_size
-    needs = requirements.privileged or risk_source_class(cfg.risk.source).needs_privileged
-    data["privileged"] = bool(data.get("privileged", False) or needs)
-    return from_dict(LiberoEnvConfig, data, "env")
-
-
 def perturbed_env(cfg: RunConfig, env: Any, spec: EpisodeSpec) -> Any:
     """``env`` wrapped in the episode's perturbation from the sweep (unchanged for a clean episode)."""
     if spec.id.is_clean or cfg.sweep is None:
@@ -104,7 +85,7 @@ class Worker:
         if key not in self.envs:
             from mistvla.harness.envs.libero import LiberoEnv
 
-            config = env_config(self.cfg, self.policy.requirements)
+            config = self.cfg.env_for(self.policy.requirements)
             self.close_envs()
             suite, task_index = key
             self.envs[key] = LiberoEnv(suite, task_index, config=config)
@@ -183,4 +164,4 @@ class Worker:
         self.close_envs()
 
 
-__all__ = ["Worker", "env_config", "perturbed_env"]
+__all__ = ["Worker", "perturbed_env"]
