@@ -195,6 +195,24 @@ class SceneObjects:
         data.qvel[dof : dof + 6] = 0.0
 
 
+_BOX_SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+
+
+def collision_corners(model: Any, data: Any, body: int) -> np.ndarray:
+    """World-frame corners, (8 k, 3), of the bounding boxes of the k collision geoms of the body tree
+    rooted at ``body`` (k = 0: an empty array), at ``data``'s current kinematics."""
+    pts = []
+    for g in range(model.ngeom):
+        if model.body_rootid[model.geom_bodyid[g]] != body:
+            continue
+        if model.geom_contype[g] == 0 and model.geom_conaffinity[g] == 0:
+            continue
+        center, half = model.geom_aabb[g][:3], model.geom_aabb[g][3:]
+        rot = data.geom_xmat[g].reshape(3, 3)
+        pts.append(data.geom_xpos[g] + (center + _BOX_SIGNS * half) @ rot.T)
+    return np.concatenate(pts) if pts else np.zeros((0, 3))
+
+
 def _extents(model: Any, bodies: dict[str, int], qpos_adr: dict[str, int]) -> dict[str, tuple[float, float]]:
     """Per extra: (height of its origin above its lowest point, footprint radius), upright.
 
@@ -206,22 +224,13 @@ def _extents(model: Any, bodies: dict[str, int], qpos_adr: dict[str, int]) -> di
     for adr in qpos_adr.values():
         data.qpos[adr : adr + 7] = [0, 0, 0, 1, 0, 0, 0]
     mujoco.mj_kinematics(model, data)
-    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
     out = {}
     for name, body in bodies.items():
-        pts = []
-        for g in range(model.ngeom):
-            if model.body_rootid[model.geom_bodyid[g]] != body:
-                continue
-            if model.geom_contype[g] == 0 and model.geom_conaffinity[g] == 0:
-                continue
-            center, half = model.geom_aabb[g][:3], model.geom_aabb[g][3:]
-            rot = data.geom_xmat[g].reshape(3, 3)
-            pts.append(data.geom_xpos[g] + (center + signs * half) @ rot.T)
-        if not pts:
+        corners = collision_corners(model, data, body)
+        if not len(corners):
             out[name] = (0.0, 0.05)
             continue
-        allp = np.concatenate(pts) - data.xpos[body]
+        allp = corners - data.xpos[body]
         half = (allp[:, :2].max(0) - allp[:, :2].min(0)) / 2  # radius: half the footprint's longer side
         out[name] = (float(-allp[:, 2].min()), float(half.max()))
     return out

@@ -23,9 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mistvla.harness.envs.scene_objects import check_assets
 from mistvla.harness.envs.wrappers.object_layout import deep_contacts
-from mistvla.harness.envs.wrappers.obstacle import ObstaclePerturbation
+from mistvla.harness.envs.wrappers.obstacle import ObstacleConfig, ObstaclePerturbation
 from mistvla.harness.envs.wrappers.scene_path import clear_of, distance_to_segment, task_path
 
 MAX_TRIES = 30
@@ -33,20 +32,19 @@ DEFAULT_ASSETS = ("alphabet_soup", "tomato_sauce", "cream_cheese", "butter", "ch
 
 
 @dataclass(frozen=True)
-class DistractorConfig:
+class DistractorConfig(ObstacleConfig):
+    """The obstacle's options (assets, clearance from the object and the goal) plus the path margin."""
+
     assets: tuple[str, ...] = DEFAULT_ASSETS
     """LIBERO object assets the distractors are drawn from (without repeats: at least 5)."""
     path_margin_m: float = 0.08
     """Gap kept between a distractor's footprint and the path segments."""
-    clearance_m: float = 0.03
+    min_assets: ClassVar[int] = 5
 
     def __post_init__(self) -> None:
-        for name in ("path_margin_m", "clearance_m"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if len(set(self.assets)) < 5:
-            raise ValueError(f"assets must name at least 5 different objects, got {list(self.assets)}")
-        check_assets(self.assets, "assets")
+        super().__post_init__()
+        if self.path_margin_m < 0:
+            raise ValueError(f"path_margin_m must be >= 0, got {self.path_margin_m}")
 
 
 class DistractorPerturbation(ObstaclePerturbation):

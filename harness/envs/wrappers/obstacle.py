@@ -56,12 +56,16 @@ class ObstacleConfig:
     """LIBERO object assets the obstacles are drawn from (without repeats: at least 3)."""
     clearance_m: float = 0.03
     """Gap kept between an obstacle's footprint and those of the object to pick and the goal."""
+    min_assets: ClassVar[int] = 3
+    """Different assets needed (objects are drawn without repeats)."""
 
     def __post_init__(self) -> None:
         if self.clearance_m < 0:
             raise ValueError(f"clearance_m must be >= 0, got {self.clearance_m}")
-        if len(set(self.assets)) < 3:
-            raise ValueError(f"assets must name at least 3 different objects, got {list(self.assets)}")
+        if len(set(self.assets)) < self.min_assets:
+            raise ValueError(
+                f"assets must name at least {self.min_assets} different objects, got {list(self.assets)}"
+            )
         check_assets(self.assets, "assets")
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-_SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+from mistvla.harness.envs.scene_objects import collision_corners
 
 
 @dataclass(frozen=True)
@@ -63,18 +63,9 @@ def body_footprint(model: Any, data: Any, body: int) -> tuple[np.ndarray, float,
     The footprint is the horizontal box around the geoms' bounding boxes; its radius is half its longer
     side (exact for round objects such as bowls, plates, bottles; a box-shaped object's corners reach
     up to 1.4 times further)."""
-    pts = []
-    for g in range(model.ngeom):
-        if model.body_rootid[model.geom_bodyid[g]] != body:
-            continue
-        if model.geom_contype[g] == 0 and model.geom_conaffinity[g] == 0:
-            continue
-        center, half = model.geom_aabb[g][:3], model.geom_aabb[g][3:]
-        rot = data.geom_xmat[g].reshape(3, 3)
-        pts.append(data.geom_xpos[g] + (center + _SIGNS * half) @ rot.T)
-    if not pts:
+    allp = collision_corners(model, data, body)
+    if not len(allp):
         return data.xpos[body][:2].copy(), 0.03, float(data.xpos[body][2])
-    allp = np.concatenate(pts)
     lo, hi = allp[:, :2].min(0), allp[:, :2].max(0)
     return (lo + hi) / 2, float(np.max(hi - lo) / 2), float(allp[:, 2].min())
 
