@@ -1,7 +1,7 @@
 """The paired units of a pre-registered hypothesis: which episodes it compares, in which order.
 
 A hypothesis (:class:`~mistvla.harness.stats.prereg.Hypothesis`) names a row
-(an intervention label), a metric (``sr`` or ``cr``) and optionally an env
+(an intervention label), a metric (``sr``, ``cr`` or ``cr_obstacle``) and optionally an env
 condition (``clean``, ``actuation_noise L4``). Its units are the pairing units
 (:attr:`EpisodeId.pairing`) where both the row and the base (``none``) have an
 episode in that condition; each gives ``(row outcome, base outcome)`` for the
@@ -63,8 +63,15 @@ def unit_outcomes(episodes: Any, hypothesis: Hypothesis) -> list[tuple[tuple[Any
             if applies(hypothesis, ident):
                 sides[r["intervention"]][ident.pairing] = (ident, r)
     treated, base = sides[hypothesis.row], sides[BASE]
-    common = sorted(set(treated) & set(base), key=lambda k: monitor_order(treated[k][0]))
+    common = [k for k in set(treated) & set(base) if _scenario_applies(hypothesis, treated[k][1], base[k][1])]
+    common.sort(key=lambda k: monitor_order(treated[k][0]))
     return [(k, (outcome(treated[k][1]), outcome(base[k][1]))) for k in common]
+
+
+def _scenario_applies(hypothesis: Hypothesis, row: Mapping[str, Any], base: Mapping[str, Any]) -> bool:
+    """A scenario metric's unit counts only when both episodes are in its population (e.g. had obstacles)."""
+    applies_to = metric(hypothesis.metric).applies
+    return applies_to is None or (applies_to(dict(row)) and applies_to(dict(base)))
 
 
 def by_unit(episodes: Iterable[Mapping[str, Any]]) -> dict[tuple[Any, ...], dict[str, Mapping[str, Any]]]:
@@ -80,6 +87,8 @@ def unit_pair(
 ) -> tuple[bool, bool] | None:
     """One unit's ``(row outcome, base outcome)`` for ``hypothesis``; None when it does not apply or an arm is missing."""
     if not applies(hypothesis, ident) or hypothesis.row not in unit or BASE not in unit:
+        return None
+    if not _scenario_applies(hypothesis, unit[hypothesis.row], unit[BASE]):
         return None
     outcome = metric(hypothesis.metric).paired_test
     assert outcome is not None, hypothesis.metric

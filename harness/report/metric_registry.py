@@ -36,6 +36,7 @@ from mistvla.harness.report.outcomes import (
     has_collision,
     has_obstacles,
     intervention_rate,
+    obstacle_collision,
     obstacle_collision_rate,
     paired_delta,
     paired_rate,
@@ -82,7 +83,8 @@ class MetricSpec:
     footer_rank: int = 100
     """Position of the sentence in the footer (the footer reads as prose, not in column order)."""
     paired_test: Callable[[dict[str, Any]], bool] | None = None
-    """The per-episode outcome an exact McNemar test compares between each row and its base (None: untested)."""
+    """The per-episode outcome an exact McNemar test compares between each row and its base (None: untested;
+    a scenario metric's is tested only where a hypothesis names it, over the units it ``applies`` to)."""
     applies: Callable[[dict[str, Any]], bool] | None = None
     """A *scenario metric*: defined only over the episodes for which this holds (obstacle episodes, disturbed
     episodes). Scenario metrics stay out of the comparison tables and the CSV; the robustness table shows
@@ -146,7 +148,7 @@ METRICS: tuple[MetricSpec, ...] = (
                lambda m: collisions_per_episode(m.episodes, m.confidence, m.resamples, m.seed),
                BOOTSTRAP, False),
     MetricSpec("cr_obstacle", lambda m: obstacle_collision_rate(m.episodes, m.confidence), WILSON, False,
-               header="CR_obstacle %", applies=has_obstacles,
+               header="CR_obstacle %", applies=has_obstacles, paired_test=obstacle_collision,
                definition="CR_obstacle: among episodes with inserted obstacles, the fraction in which the robot "
                "or its held object touched one or one moved more than 1 mm.", footer_rank=8),
     MetricSpec("rr_disturbed", lambda m: recovery_rate_disturbed(m.episodes, m.confidence), WILSON, True,

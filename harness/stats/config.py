@@ -122,7 +122,7 @@ class PowerConfig:
     """
 
     effect_pp: float
-    metric: Literal["sr", "cr"] = "sr"
+    metric: Literal["sr", "cr", "cr_obstacle"] = "sr"
     alpha: float = 0.05
     power: float = 0.8
     alternative: Literal["two-sided", "greater", "less"] = "two-sided"

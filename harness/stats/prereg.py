@@ -54,6 +54,10 @@ def identity_hash(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+TESTED_METRICS = ("sr", "cr", "cr_obstacle")
+"""Metrics a hypothesis may test (each has a per-episode outcome in the report's metric registry)."""
+
+
 @dataclass(frozen=True)
 class Hypothesis:
     """One pre-registered paired test: ``row`` (intervention label) vs the base on ``metric``.
@@ -62,7 +66,8 @@ class Hypothesis:
     """
 
     row: str
-    metric: Literal["sr", "cr"]
+    metric: Literal["sr", "cr", "cr_obstacle"]
+    """``cr_obstacle``: over the units whose row and base episodes both had obstacles (a scenario metric)."""
     direction: Literal["greater", "less", "two-sided"] = "two-sided"
     alpha: float = 0.05
     condition: str | None = None
@@ -71,8 +76,8 @@ class Hypothesis:
     def __post_init__(self) -> None:
         if not self.row:
             raise ValueError("row must be a non-empty intervention label")
-        if self.metric not in ("sr", "cr"):
-            raise ValueError(f"metric must be one of ['sr', 'cr'], got {self.metric!r}")
+        if self.metric not in TESTED_METRICS:
+            raise ValueError(f"metric must be one of {list(TESTED_METRICS)}, got {self.metric!r}")
         if self.direction not in ("greater", "less", "two-sided"):
             raise ValueError(
                 f"direction must be one of ['greater', 'less', 'two-sided'], got {self.direction!r}"
