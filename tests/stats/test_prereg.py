@@ -68,7 +68,9 @@ def test_classification() -> None:
 
 
 def test_bad_records_name_the_field(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"hypotheses\[0\].metric: must be one of \['sr', 'cr', 'cr_obstacle'\]"):
+    with pytest.raises(
+        ConfigError, match=r"hypotheses\[0\].metric: must be one of \['sr', 'cr', 'cr_obstacle'\]"
+    ):
         build_prereg(IDENTITY, [{"row": "x", "metric": "xx"}])  # type: ignore[list-item]
     with pytest.raises(ConfigError, match="repeat a"):
         build_prereg(IDENTITY, [Hypothesis("a", "sr"), Hypothesis("a", "sr", "greater")])
