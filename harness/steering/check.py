@@ -161,7 +161,7 @@ def dose_response(
         for k, a in enumerate(alphas):
             delta[d, k] = _steered(policy, samples, spec, [a] * len(samples)) - base
     mode = next(iter(specs.values())).mode
-    signed = fit.get("target") == "signed" or fit.get("method") == "jacobian"
+    signed = fit.get("target") == "signed"
     result = CheckResult(alphas, delta, base, signed, mode)
     if fractions:
         result.fractions = [float(f) for f in fractions]

@@ -11,13 +11,13 @@ from mistvla.harness.errors import ConfigError
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from mistvla.harness.steering.data import load_fit_data
-    from mistvla.harness.steering.fit import fit_directions
+    from mistvla.harness.steering.fit import fit_directions, steering_method
 
     if args.frames:
         data = _frames_fit_data(args)
-    elif args.method == "jacobian":
+    elif steering_method(args.method).needs_frames:
         raise ConfigError(
-            "--frames: the jacobian method is fitted from demonstration frames through the policy"
+            f"--frames: the {args.method} method is fitted from demonstration frames through the policy"
         )
     else:
         data = load_fit_data(args.dataset, args.point, args.position, args.max_rows)

@@ -11,8 +11,9 @@ away from the risky side. What is risky depends on ``target``:
 - ``label``: risky = steps whose per-dimension collision label on ``d`` is 1
   (needs a risk dataset), safe = the rest: the vector pushes away from the obstacle.
 
-Methods (:data:`METHODS`, a lazy registry of small functions
-``method(data, target, quantile, seed) -> {d: vector}``):
+Methods (:data:`METHODS`, a lazy registry of :class:`SteeringMethod` entries: a small function
+``fit(data, target, quantile, seed) -> {d: vector}`` with the targets it accepts, the mode its
+vectors are added in and whether it is fitted from demonstration frames through the policy):
 
 - ``contrastive``: mean(safe) - mean(risky) (contrastive activation addition);
 - ``probe``: minus the weight vector of a ridge (or, for ``label``, logistic) probe
@@ -40,6 +41,8 @@ with ``fit.json`` recording point, position, method, target, data and counts.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +56,34 @@ N_MOTION_DIMS = 6
 TARGETS = ("magnitude", "signed", "label")
 FIT_FILE = "fit.json"
 
+
+@dataclass(frozen=True)
+class SteeringMethod:
+    """A registered direction method: its fit and what it accepts (checked by :func:`fit_directions`)."""
+
+    fit: Callable[[FitData, str, float, int], dict[int, np.ndarray]]
+    targets: tuple[str, ...] = TARGETS
+    mode: str = "relative"
+    """How its vectors are added: ``relative`` (unit vectors scaled by the residual norm) or ``absolute``."""
+    needs_frames: bool = False
+    """Fitted from demonstration frames through the policy (``steer fit --frames``), not from runs."""
+
+
 METHODS = LazyRegistry(
     "steering method",
     {
-        "contrastive": ("mistvla.harness.steering.fit:contrastive", None),
-        "probe": ("mistvla.harness.steering.fit:probe", None),
-        "generic": ("mistvla.harness.steering.fit:generic", None),
-        "random": ("mistvla.harness.steering.fit:random_directions", None),
-        "jacobian": ("mistvla.harness.steering.jacobian:jacobian", None),
+        "contrastive": ("mistvla.harness.steering.fit:CONTRASTIVE", None),
+        "probe": ("mistvla.harness.steering.fit:PROBE", None),
+        "generic": ("mistvla.harness.steering.fit:GENERIC", None),
+        "random": ("mistvla.harness.steering.fit:RANDOM", None),
+        "jacobian": ("mistvla.harness.steering.jacobian:JACOBIAN", None),
     },
 )
+
+
+def steering_method(name: str) -> SteeringMethod:
+    """The method registered as ``name`` (``UnknownNameError`` naming the known ones otherwise)."""
+    return METHODS.resolve(name)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -157,6 +178,12 @@ def random_directions(data: FitData, target: str, quantile: float, seed: int) ->
     return {d: _unit(rng.standard_normal(data.hidden_size)) for d in range(N_MOTION_DIMS)}
 
 
+CONTRASTIVE = SteeringMethod(contrastive)
+PROBE = SteeringMethod(probe)
+GENERIC = SteeringMethod(generic)
+RANDOM = SteeringMethod(random_directions)
+
+
 def fit_directions(
     data: FitData,
     out_dir: str | Path,
@@ -178,12 +205,13 @@ def fit_directions(
         raise ConfigError(f"--target: {target!r} is not one of {', '.join(TARGETS)}")
     if not 0.0 < quantile <= 0.5:
         raise ConfigError(f"--quantile: must be in (0, 0.5], got {quantile}")
-    if method == "jacobian" and target != "signed":
-        raise ConfigError(f"--target: the jacobian method pushes a_d down (signed), not {target!r}")
-    vectors = METHODS.resolve(method)(data, target, quantile, seed)
+    spec = steering_method(method)
+    if target not in spec.targets:
+        raise ConfigError(f"--target: the {method} method takes {', '.join(spec.targets)}, not {target!r}")
+    vectors = spec.fit(data, target, quantile, seed)
     out = Path(out_dir)
     point = data.source["point"]
-    mode = "absolute" if method == "jacobian" else "relative"
+    mode = spec.mode
     counts = {}
     for d, v in vectors.items():
         SteeringSpec({point: v}, alpha=1.0, mode=mode, positions=steer_positions).save(out / f"dim_{d}")

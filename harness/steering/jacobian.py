@@ -26,6 +26,7 @@ import numpy as np
 
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.steering.data import FitData
+from mistvla.harness.steering.fit import SteeringMethod
 
 N_MOTION_DIMS = 6
 
@@ -56,6 +57,10 @@ def jacobian(data: FitData, target: str, quantile: float, seed: int) -> dict[int
     vectors, per_unit = pinv_directions(data.jacobians)
     data.source["effect_per_unit"] = [round(x, 6) for x in per_unit]
     return vectors
+
+
+JACOBIAN = SteeringMethod(jacobian, targets=("signed",), mode="absolute", needs_frames=True)
+"""Pushes a_d down (the signed convention), added in absolute hidden units at the action query."""
 
 
 def _check_point(policy: Any, point: str, position: str) -> None:

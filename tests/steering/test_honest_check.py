@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.steering.check import dose_response, read_check, write_check
+from mistvla.harness.steering.data import FitData
 from mistvla.harness.steering.fit import fit_directions
 from mistvla.harness.steering.jacobian import jacobian_fit_data
 from mistvla.hooks import SteeringSpec
@@ -146,3 +147,14 @@ def test_closed_loop_strength_halves_the_riskiest_dimension(head, tmp_path):
         np.testing.assert_allclose(a[d], 0.5 * free[d], rtol=1e-3, atol=1e-5)
         others = [j for j in range(6) if j != d]
         np.testing.assert_allclose(a[others], free[others], atol=1e-4)
+
+
+def test_a_method_refuses_a_target_it_does_not_take(tmp_path) -> None:
+    """What a method accepts is declared on its registry entry, not tested by name in fit_directions."""
+    from mistvla.harness.steering.fit import steering_method
+
+    assert steering_method("jacobian").targets == ("signed",) and steering_method("jacobian").needs_frames
+    assert steering_method("probe").mode == "relative" and steering_method("jacobian").mode == "absolute"
+    data = FitData(np.zeros((4, 3), np.float32), np.zeros((4, 7), np.float32), None, {"point": "p"})
+    with pytest.raises(ConfigError, match=r"^--target: the jacobian method takes signed, not 'magnitude'$"):
+        fit_directions(data, tmp_path / "x", "jacobian", "magnitude")
