@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from sklearn.metrics import f1_score, roc_auc_score
 
 from mistvla.harness.errors import ConfigError, TrainingError
-from mistvla.harness.risk.learned.context import ContextSpec, with_context
+from mistvla.harness.risk.learned.context import CachedView, ContextSpec, with_context
 from mistvla.harness.risk.learned.dataset import RiskDataset
 from mistvla.harness.risk.learned.model import ModelConfig, RiskMLP, predict, save_checkpoint
 from mistvla.harness.risk.learned.splits import SplitConfig, check_disjoint, make_split
@@ -59,6 +59,9 @@ class TrainConfig:
     max_batches_per_epoch: int | None = None
     seed: int = 0
     split: SplitConfig = field(default_factory=SplitConfig)
+    cache_features: bool = False
+    """Read the model's hidden states into RAM once (float16, rows x size x 2 bytes) instead of reading every
+    batch through the memory maps; for datasets that fit."""
     context: ContextSpec = field(default_factory=ContextSpec)
     """Temporal context: the last ``context.steps`` hidden states (``context.stride`` apart), stacked."""
 
@@ -219,7 +222,10 @@ def train(
     spec = ds.spec
     in_dim = ds.hidden_size(model_name) * cfg.context.steps
     net = RiskMLP(ModelConfig(in_dim, cfg.hidden, len(spec.horizons), len(spec.types), 7, cfg.dropout))
-    raw, ds = ds, with_context(ds, cfg.context)
+    raw = ds
+    if cfg.cache_features:
+        ds = CachedView(ds, np.flatnonzero(of_model))
+    ds = with_context(ds, cfg.context)
     net.set_normalization(*_mean_std(ds, tr))
     y_tr = ds.y[tr]
     pos = (y_tr == 1).sum(0).astype(np.float64)

@@ -52,3 +52,15 @@ def test_detector_counts_at_the_calibrated_threshold(checkpoint):
         assert r["n_failed_with_event"] > 0
     clean = evaluate(ckpt, cfg=EvalConfig(resamples=10, calibrate_on="clean"))
     assert clean["threshold_rule"].endswith("on clean calib episodes")
+
+
+def test_cached_features_train_the_same_checkpoint(checkpoint, tmp_path):
+    from safetensors.numpy import load_file
+
+    ds, ckpt = checkpoint
+    cfg = TrainConfig(
+        epochs=2, hidden=8, min_positives=3, context=ContextSpec(steps=3, stride=2), cache_features=True
+    )
+    train(ds, tmp_path / "cached", cfg, log=lambda *_: None)
+    a, b = load_file(str(ckpt / "model.safetensors")), load_file(str(tmp_path / "cached/model.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
