@@ -51,6 +51,9 @@ class EvalConfig:
     seed: int = 0
     model: str | None = None
     """Evaluate on this model's rows (train-on-A/test-on-B); None: the checkpoint's model."""
+    split_from: str | None = None
+    """Another checkpoint whose split (train/calib/test episodes) to score on, e.g. an older gate on a newer
+    checkpoint's held-out episodes; None: the checkpoint's own split."""
 
 
 def fast_auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -160,7 +163,8 @@ def evaluate(
     ep = episode_ids(ds)
     of_model = ds.column("model") == model
     split = np.full(len(ep), "", dtype=object)
-    for name, members in meta["split"].items():
+    split_meta = load_checkpoint(cfg.split_from)[1] if cfg.split_from else meta
+    for name, members in split_meta["split"].items():
         split[np.isin(ep, members)] = name
     tr = np.flatnonzero(of_model & (split == "train"))
     ev = np.flatnonzero(of_model & np.isin(split, ["calib", "test"]))
@@ -240,7 +244,8 @@ def evaluate(
         "checkpoint": str(checkpoint),
         "model": model,
         "trained_on": meta["feature"]["model"],
-        "split_by": meta["train"]["split"]["by"],
+        "split_by": split_meta["train"]["split"]["by"]
+        + (f" (split of {cfg.split_from})" if cfg.split_from else ""),
         "n_test_episodes": len(np.unique(ep_ev[test])),
         "n_test_steps": int(test.sum()),
         "threshold_rule": f"{cfg.threshold} {cfg.quantile} on {cfg.calibrate_on} calib episodes",

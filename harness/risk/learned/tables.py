@@ -86,7 +86,7 @@ def _episode_lines(res: dict[str, Any]) -> list[str]:
 
 
 def _condition_lines(res: dict[str, Any], methods: tuple[str, ...] = ("learned", "oracle")) -> list[str]:
-    rows = [r for r in res["episode"] if r["method"] in methods]
+    rows = [r for r in res["episode"] if r["method"] in methods and r["type"] == "any"]
     conds = sorted({c for r in rows for c in r["false_trigger_by_condition"]})
     if not conds:
         return []
@@ -118,7 +118,7 @@ def format_tables(res: dict[str, Any]) -> str:
     ]
     cond = _condition_lines(res)
     if cond:
-        lines += ["", "False-trigger rate on safe test episodes per condition:", "", *cond]
+        lines += ["", "False-trigger rate on safe test episodes per condition (type any):", "", *cond]
     for flag in res.get("flags", []):
         lines += ["", f"FLAG: {flag}"]
     return "\n".join(lines) + "\n"
