@@ -48,7 +48,8 @@ def summary(ckpt: Path) -> str:
             f"| {h} | {_f(r['auc'])} [{_f(r['auc_ci'][0])}, {_f(r['auc_ci'][1])}] | {r['best_shortcut']} {_f(best['auc'])} | "
             f"{r['gain_vs_best_shortcut']:+.3f} [{_f(lo)}, {_f(hi)}] | {_f(orc['auc']) if orc else 'n/a'} | "
             f"{_f(e['detection_rate'])} of {e['n_failed_with_event']} | {_f(e['false_trigger_perturbed_safe'])} "
-            f"(n={e['n_perturbed_safe']}) | {_f(e['false_trigger_safe'])} (n={e['n_safe']}) | {_f(e['median_lead_steps'])} |"
+            f"(n={e['n_perturbed_safe']}) | {_f(e['false_trigger_safe'])} (n={e['n_safe']}) | {_f(e['median_lead_steps'])} | "
+            f"{_f(e.get('false_trigger_perturbed_safe_at_target'))} |"
         )
     dims = [f"{d['dim']} {_f(d['learned_auc'])} (vs {_f(d['action_magnitude_auc'])})" for d in res["per_dim"]]
     n_above = sum(

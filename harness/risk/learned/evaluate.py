@@ -117,6 +117,11 @@ def _first_event_rows(y0: np.ndarray, ep: np.ndarray, row: np.ndarray, h0: int) 
 
     An event in row ``e`` makes rows ``e - h0 + 1 .. e`` positive, so the first positive row ``p > 0`` gives
     ``e = p + h0 - 1``; a run from row 0 ends at the event (or at ``h0 - 1``, if a second event follows).
+
+    >>> _first_event_rows(np.array([0, 1, 1, 0, 1, 0]), np.zeros(6), np.arange(6), 2).tolist()
+    [2, 2, 2, 2, 2, 2]
+    >>> _first_event_rows(np.array([1, 0, 0]), np.zeros(3), np.arange(3), 2).tolist()
+    [0, 0, 0]
     """
     out = np.full(len(ep), -1, dtype=np.int64)
     for e in np.unique(ep[y0 == 1]):

@@ -7,7 +7,9 @@ A detector raises an alarm at the first step whose score reaches the threshold. 
 * a *safe* episode (no event of the type) that raises an alarm is a **false trigger**, counted over all safe
   episodes, over the *perturbed* safe ones (the episodes a perturbation detector fires on) and per condition
   (``clean``, ``obstacle L3``, ...), each rate with a Wilson interval;
-* ``clean`` (successful without a collision) episodes give the earlier false-alarm rate.
+* ``clean`` (successful without a collision) episodes give the earlier false-alarm rate;
+* beside the calibrated threshold, the operating point of issue 25's bar: the false-trigger rate on
+  perturbed-safe episodes at the highest threshold that detects 70 % of the failed test episodes.
 
 Calibration (:func:`calibration_peaks`): the peak scores of the ``calib`` split's safe episodes, drawn from
 the same condition mix as the test episodes (``calibrate_on="safe"``), or of its clean-success ones only
@@ -34,6 +36,19 @@ from mistvla.harness.errors import ConfigError
 from mistvla.harness.stats.intervals import clustered_rate
 
 CALIBRATE_ON = ("safe", "clean")
+DETECTION_TARGET = 0.7
+"""The operating point of issue 25's bar: the false-trigger rate at the highest threshold detecting this share."""
+
+
+def _at_detection(detect: np.ndarray, peaks: np.ndarray, target: float) -> dict[str, Any]:
+    """False triggers on perturbed-safe episodes at the highest threshold that detects ``target`` of the failed
+    episodes (chosen on the test episodes themselves: an operating point, not a calibrated threshold)."""
+    if len(detect) == 0:
+        return {"threshold_at_target": math.nan, "false_trigger_perturbed_safe_at_target": math.nan}
+    k = math.ceil(target * len(detect))
+    thr = float(np.sort(detect)[::-1][k - 1])
+    rate = float(np.mean(peaks >= thr)) if len(peaks) else math.nan
+    return {"threshold_at_target": thr, "false_trigger_perturbed_safe_at_target": rate}
 
 
 def threshold(peaks: np.ndarray, rule: str, quantile: float) -> float:
@@ -75,7 +90,7 @@ def trigger_metrics(
     clean: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Detection, lead time and false triggers of score ``s`` at threshold ``thr`` (all arrays per row)."""
-    detected, leads = [], []
+    detected, leads, detect_scores, perturbed_peaks = [], [], [], []
     safe_all, safe_perturbed, clean_flags = [], [], []
     by_condition: dict[str, list[bool]] = {}
     for e in np.unique(ep):
@@ -86,6 +101,8 @@ def trigger_metrics(
         i = order[0]
         if failed[i]:
             if first_event[i] >= 0:
+                before = s[order][row[order] <= first_event[i]]
+                detect_scores.append(float(before.max()) if len(before) else -math.inf)
                 ok = fired and alarm[0] <= first_event[i]
                 detected.append(bool(ok))
                 if ok:
@@ -95,6 +112,7 @@ def trigger_metrics(
             by_condition.setdefault(str(condition[i]), []).append(fired)
             if perturbed[i]:
                 safe_perturbed.append(fired)
+                perturbed_peaks.append(float(s[order].max()))
         if clean is not None and clean[i]:
             clean_flags.append(fired)
     out: dict[str, Any] = {
@@ -105,6 +123,7 @@ def trigger_metrics(
     }
     for name, flags in (("safe", safe_all), ("perturbed_safe", safe_perturbed), ("clean", clean_flags)):
         out[f"false_trigger_{name}"], out[f"false_trigger_{name}_ci"], out[f"n_{name}"] = _rate(flags)
+    out.update(_at_detection(np.asarray(detect_scores), np.asarray(perturbed_peaks), DETECTION_TARGET))
     out["false_trigger_by_condition"] = {
         c: {"rate": _rate(f)[0], "ci": _rate(f)[1], "n": len(f)} for c, f in sorted(by_condition.items())
     }
