@@ -100,3 +100,31 @@ def shortcut_scores(
 def per_dim_shortcut(ds: Any, rows: np.ndarray) -> np.ndarray:
     """``(len(rows), 7)``: the absolute executed command per dimension at each step."""
     return np.abs(ds.column("executed_action")[rows])
+
+
+FLAG_AUC = 0.8
+"""A shortcut this good, and within :data:`FLAG_MARGIN` of the learned AUC (or above it), is flagged."""
+FLAG_MARGIN = 0.02
+
+
+def shortcut_flags(step_rows: list[dict[str, Any]]) -> list[str]:
+    """One line per (type, horizon) whose labels a non-privileged shortcut explains as well as the hidden state.
+
+    >>> rows = [{"type": "any", "horizon": 5, "method": "learned", "auc": 0.81},
+    ...         {"type": "any", "horizon": 5, "method": "timestep", "auc": 0.97}]
+    >>> shortcut_flags(rows)[0].split(":")[0]
+    "type 'any' H=5"
+    """
+    learned = {(r["type"], r["horizon"]): r["auc"] for r in step_rows if r["method"] == "learned"}
+    out = []
+    for r in step_rows:
+        if r["method"] in ("learned", "oracle") or not np.isfinite(r["auc"]):
+            continue
+        ref = learned.get((r["type"], r["horizon"]), np.nan)
+        if r["auc"] >= FLAG_AUC and not r["auc"] < ref - FLAG_MARGIN:
+            out.append(
+                f"type {r['type']!r} H={r['horizon']}: the {r['method']!r} shortcut alone reaches AUC "
+                f"{r['auc']:.3f} (learned {ref:.3f}); the labels are explained by {r['method']}, "
+                "not by the hidden state: check the label rules before believing the learned AUC"
+            )
+    return out

@@ -54,6 +54,14 @@ def _run_risk_source(store: ResultsStore) -> str | None:
     return risk.get("source") if isinstance(risk, dict) else None
 
 
+def _policy_id(store: ResultsStore, policy: str) -> str:
+    """The policy and its checkpoint's directory name (``reference:libero_spatial``): two checkpoints of one
+    policy class are two policies for ``split.by=policy``."""
+    params = ((store.manifest.get("config") or {}).get("policy") or {}).get("params") or {}
+    ckpt = params.get("checkpoint") if isinstance(params, dict) else None
+    return f"{policy}:{Path(str(ckpt)).name}" if ckpt else policy
+
+
 def _episode_rows(store: ResultsStore, feature: str, spec: LabelSpec, run_index: int):
     """Yield (index columns, y, dims, shard shape) per episode of ``store`` that has the feature."""
     episodes = store.episodes().to_pylist()
@@ -72,10 +80,16 @@ def _episode_rows(store: ResultsStore, feature: str, spec: LabelSpec, run_index:
             raise StoreError(f"{shard}: {shape[0]} hidden rows for {n} step rows")
         labels = label_episode(rec, cols, spec)
         clean = bool(rec["success"]) and int(rec["n_collision_onsets"]) == 0
+        perturbation = rec.get("perturbation") or "none"
+        condition = (
+            "clean" if perturbation == "none" else f"{perturbation} L{rec.get('perturbation_level', 0)}"
+        )
         index = {
             "run": [run_index] * n,
             "episode_key": [key] * n,
             "policy": [rec["policy"]] * n,
+            "policy_id": [_policy_id(store, rec["policy"])] * n,
+            "suite": [rec.get("suite", "")] * n,
             "intervention": [rec["intervention"]] * n,
             "task": [rec["task"]] * n,
             "task_index": [rec["task_index"]] * n,
@@ -86,6 +100,8 @@ def _episode_rows(store: ResultsStore, feature: str, spec: LabelSpec, run_index:
             "max_steps": [rec["max_steps"]] * n,
             "success": [bool(rec["success"])] * n,
             "clean": [clean] * n,
+            "condition": [condition] * n,
+            "perturbed": [perturbation != "none"] * n,
             "collided": [int(rec["n_collision_onsets"]) > 0] * n,
             "termination_reason": [rec["termination_reason"]] * n,
             "first_event_row": [min(labels.events["any"], default=-1)] * n,

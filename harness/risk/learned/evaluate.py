@@ -27,11 +27,13 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score
 
-from mistvla.harness.risk.learned.baselines import per_dim_shortcut, shortcut_scores
+from mistvla.harness.risk.learned.baselines import per_dim_shortcut, shortcut_flags, shortcut_scores
+from mistvla.harness.risk.learned.context import ContextSpec, with_context
 from mistvla.harness.risk.learned.dataset import RiskDataset
 from mistvla.harness.risk.learned.model import load_checkpoint, predict
+from mistvla.harness.risk.learned.tables import format_tables
 from mistvla.harness.risk.learned.train import episode_ids
-from mistvla.harness.stats.intervals import clustered_rate
+from mistvla.harness.risk.learned.triggers import calibration_peaks, threshold, trigger_metrics
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 1.0)
 DIM_NAMES = ("x", "y", "z", "roll", "pitch", "yaw")
@@ -39,15 +41,19 @@ DIM_NAMES = ("x", "y", "z", "roll", "pitch", "yaw")
 
 @dataclass
 class EvalConfig:
-    threshold: str = "quantile"
-    """``quantile`` or ``conformal`` (both from clean calibration episodes' peak scores)."""
+    threshold: str = "conformal"
+    """``conformal`` (rank ``ceil((n + 1) q)``) or ``quantile`` of calibration episodes' peak scores."""
     quantile: float = 0.9
+    calibrate_on: str = "safe"
+    """``safe``: calib episodes without an event of the type, every condition (perturbed ones too);
+    ``clean``: clean-success calib episodes only (the first checkpoints' rule)."""
     resamples: int = 200
     seed: int = 0
-    episode_horizon: int | None = None
-    """Horizon of the episode-level score; None: the largest."""
     model: str | None = None
     """Evaluate on this model's rows (train-on-A/test-on-B); None: the checkpoint's model."""
+    split_from: str | None = None
+    """Another checkpoint whose split (train/calib/test episodes) to score on, e.g. an older gate on a newer
+    checkpoint's held-out episodes; None: the checkpoint's own split."""
 
 
 def fast_auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -80,19 +86,6 @@ def _ci(values: list[float]) -> tuple[float, float]:
     return (float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))) if len(v) else (math.nan, math.nan)
 
 
-def _threshold(peaks: np.ndarray, cfg: EvalConfig) -> float:
-    if len(peaks) == 0:
-        return math.inf
-    if cfg.threshold == "conformal":
-        k = math.ceil((len(peaks) + 1) * cfg.quantile)
-        return float(np.sort(peaks)[k - 1]) if k <= len(peaks) else math.inf
-    return float(np.quantile(peaks, cfg.quantile))
-
-
-def _peaks(scores: np.ndarray, ep: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    return np.asarray([scores[sel & (ep == e)].max() for e in np.unique(ep[sel])])
-
-
 def _step_metrics(y, s, thr, boots) -> dict[str, Any]:
     m = y >= 0
     auc, ap = fast_auc(y[m], s[m]), _ap(y[m], s[m])
@@ -119,34 +112,42 @@ def _step_metrics(y, s, thr, boots) -> dict[str, Any]:
     }
 
 
-def _episode_metrics(s, ep, row, n_rows, first_event, clean, failed, thr, cfg) -> dict[str, Any]:
+def _first_event_rows(y0: np.ndarray, ep: np.ndarray, row: np.ndarray, h0: int) -> np.ndarray:
+    """Per row: its episode's first event row of a type, from the smallest horizon's labels (-1: none).
+
+    An event in row ``e`` makes rows ``e - h0 + 1 .. e`` positive, so the first positive row ``p > 0`` gives
+    ``e = p + h0 - 1``; a run from row 0 ends at the event (or at ``h0 - 1``, if a second event follows).
+
+    >>> _first_event_rows(np.array([0, 1, 1, 0, 1, 0]), np.zeros(6), np.arange(6), 2).tolist()
+    [2, 2, 2, 2, 2, 2]
+    >>> _first_event_rows(np.array([1, 0, 0]), np.zeros(3), np.arange(3), 2).tolist()
+    [0, 0, 0]
+    """
+    out = np.full(len(ep), -1, dtype=np.int64)
+    for e in np.unique(ep[y0 == 1]):
+        sel = np.flatnonzero(ep == e)
+        sel = sel[np.argsort(row[sel], kind="stable")]
+        pos = np.flatnonzero(y0[sel] == 1)
+        p = int(pos[0])
+        if p > 0:
+            first = p + h0 - 1
+        else:
+            gaps = np.flatnonzero(np.diff(pos) > 1)
+            first = min(int(pos[gaps[0]] if len(gaps) else pos[-1]), h0 - 1)
+        out[sel] = first
+    return out
+
+
+def _episode_aucs(s, ep, row, n_rows, failed) -> dict[str, float]:
+    """Episode-level AUC of the running max score at each fraction of the episode (as SAFE)."""
     eps = np.unique(ep)
-    out: dict[str, Any] = {}
     label = np.asarray([failed[ep == e][0] for e in eps])
+    out: dict[str, float] = {}
     for q in QUANTILES:
         cut = np.asarray(
             [s[(ep == e) & (row < max(1, math.ceil(q * n_rows[ep == e][0])))].max() for e in eps]
         )
         out[f"auc@{int(q * 100)}%"] = fast_auc(label, cut)
-    leads, detected = [], []
-    false_alarm = []
-    for e in eps:
-        sel = ep == e
-        alarm = np.flatnonzero(s[sel] >= thr)
-        if failed[sel][0] and first_event[sel][0] >= 0:
-            ok = len(alarm) > 0 and alarm[0] <= first_event[sel][0]
-            detected.append(ok)
-            if ok:
-                leads.append(int(first_event[sel][0] - alarm[0]))
-        if clean[sel][0]:
-            false_alarm.append(len(alarm) > 0)
-    out["detection_rate"] = float(np.mean(detected)) if detected else math.nan
-    out["n_failed_with_event"] = len(detected)
-    out["median_lead_steps"] = float(np.median(leads)) if leads else math.nan
-    far = clustered_rate(false_alarm, list(range(len(false_alarm))))
-    out["false_alarm_rate"] = far.value
-    out["false_alarm_ci"] = (far.lo, far.hi)
-    out["n_clean"] = len(false_alarm)
     return out
 
 
@@ -167,54 +168,63 @@ def evaluate(
     ep = episode_ids(ds)
     of_model = ds.column("model") == model
     split = np.full(len(ep), "", dtype=object)
-    for name, members in meta["split"].items():
+    split_meta = load_checkpoint(cfg.split_from)[1] if cfg.split_from else meta
+    for name, members in split_meta["split"].items():
         split[np.isin(ep, members)] = name
     tr = np.flatnonzero(of_model & (split == "train"))
     ev = np.flatnonzero(of_model & np.isin(split, ["calib", "test"]))
-    x = ds.features(ev)
-    probs, dim_probs = predict(net, x)
+    context = ContextSpec.of(meta["feature"].get("context"))
+    probs, dim_probs = predict(net, with_context(ds, context).features(ev))
     methods = {"learned": probs, **shortcut_scores(ds, tr, ev, cfg.seed)}
     ep_ev = ep[ev]
     calib = split[ev] == "calib"
     test = split[ev] == "test"
     clean = ds.column("clean")[ev]
+    names = ds.index.column_names
+    perturbed = ds.column("perturbed")[ev] if "perturbed" in names else np.zeros(len(ev), dtype=bool)
+    condition = ds.column("condition")[ev] if "condition" in names else np.full(len(ev), "unknown")
+    row_t, n_rows_t = ds.column("row")[ev][test], ds.column("n_rows")[ev][test]
+    first_t = ds.column("first_event_row")[ev][test]
     boots = _boot_rows(ep_ev[test], cfg.resamples, cfg.seed)
     step_rows, episode_rows = [], []
-    hmax = cfg.episode_horizon or spec.horizons[-1]
-    jep = spec.horizons.index(hmax)
     for k, t in enumerate(spec.types):
         failed = (ds.y[ev][:, :, k] == 1).any(axis=1)
         ep_failed = np.isin(ep_ev, np.unique(ep_ev[failed]))
+        first = (
+            first_t
+            if t == "any"
+            else _first_event_rows(ds.y[ev][test, 0, k], ep_ev[test], row_t, spec.horizons[0])
+        )
         for j, h in enumerate(spec.horizons):
             y = ds.y[ev][test, j, k]
-            best_short = None
+            best_short = oracle = None
             for name, sc in methods.items():
-                thr = _threshold(_peaks(sc[:, j, k], ep_ev, calib & clean), cfg)
+                peaks = calibration_peaks(sc[:, j, k], ep_ev, calib, ~ep_failed, clean, cfg.calibrate_on)
+                thr = threshold(peaks, cfg.threshold, cfg.quantile)
                 r = _step_metrics(y, sc[test, j, k], thr, boots)
                 step_rows.append({"type": t, "horizon": h, "method": name, **r})
-                if name != "learned" and (best_short is None or r["auc"] > best_short["auc"]):
+                if name == "oracle":
+                    oracle = step_rows[-1]
+                elif name != "learned" and (best_short is None or r["auc"] > best_short["auc"]):
                     best_short = step_rows[-1]
-                if j == jep:
-                    e = _episode_metrics(
-                        sc[test, j, k],
-                        ep_ev[test],
-                        ds.column("row")[ev][test],
-                        ds.column("n_rows")[ev][test],
-                        ds.column("first_event_row")[ev][test],
-                        clean[test],
-                        ep_failed[test],
-                        thr,
-                        cfg,
-                    )
-                    episode_rows.append({"type": t, "horizon": h, "method": name, **e})
+                e = trigger_metrics(
+                    sc[test, j, k], ep_ev[test], row_t, first, ep_failed[test], perturbed[test],
+                    condition[test], thr, clean[test],
+                )  # fmt: skip
+                e.update(_episode_aucs(sc[test, j, k], ep_ev[test], row_t, n_rows_t, ep_failed[test]))
+                episode_rows.append({"type": t, "horizon": h, "method": name, "n_calib": len(peaks), **e})
             learned = next(
                 r for r in step_rows if r["type"] == t and r["horizon"] == h and r["method"] == "learned"
             )
-            if best_short is not None:
-                gains = [a - b for a, b in zip(learned["_boot_auc"], best_short["_boot_auc"], strict=True)]
-                learned["gain_vs_best_shortcut"] = learned["auc"] - best_short["auc"]
-                learned["gain_ci"] = _ci(gains)
-                learned["best_shortcut"] = best_short["method"]
+            for ref, key in ((best_short, "best_shortcut"), (oracle, "oracle")):
+                if ref is None:
+                    continue
+                gains = [a - b for a, b in zip(learned["_boot_auc"], ref["_boot_auc"], strict=True)]
+                learned[f"gain_vs_{key}"] = learned["auc"] - ref["auc"]
+                learned[f"gain_vs_{key}_ci"] = _ci(gains)
+                if key == "best_shortcut":
+                    learned["best_shortcut"] = ref["method"]
+                    learned["gain_ci"] = learned["gain_vs_best_shortcut_ci"]
     dim_rows = []
     d = ds.dims[ev][test]
     has = (d >= 0).all(axis=1)
@@ -239,69 +249,19 @@ def evaluate(
         "checkpoint": str(checkpoint),
         "model": model,
         "trained_on": meta["feature"]["model"],
-        "split_by": meta["train"]["split"]["by"],
+        "split_by": split_meta["train"]["split"]["by"]
+        + (f" (split of {cfg.split_from})" if cfg.split_from else ""),
         "n_test_episodes": len(np.unique(ep_ev[test])),
         "n_test_steps": int(test.sum()),
-        "threshold_rule": f"{cfg.threshold} {cfg.quantile}",
+        "threshold_rule": f"{cfg.threshold} {cfg.quantile} on {cfg.calibrate_on} calib episodes",
+        "context": context.to_dict(),
         "step": step_rows,
         "episode": episode_rows,
         "per_dim": dim_rows,
     }
+    result["flags"] = shortcut_flags(step_rows)
     out = Path(checkpoint) / "eval"
     out.mkdir(exist_ok=True)
     (out / f"metrics_{model}.json").write_text(json.dumps(result, indent=1, default=str))
     (out / f"tables_{model}.md").write_text(format_tables(result))
     return result
-
-
-def _f(v: float) -> str:
-    return "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"
-
-
-def format_tables(res: dict[str, Any]) -> str:
-    """Markdown: step-level table (with the gain over the best shortcut), per-dimension, episode-level."""
-    if "skipped" in res:
-        return f"model {res['model']}: skipped ({res['skipped']})"
-    lines = [
-        f"model {res['model']} (trained on {res['trained_on']}), split by {res['split_by']}, "
-        f"{res['n_test_episodes']} test episodes / {res['n_test_steps']} steps, threshold {res['threshold_rule']}",
-        "",
-        "| type | H | method | AUC [95% CI] | AP [95% CI] | bal. acc | F1 | gain vs best shortcut [CI] |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in res["step"]:
-        gain = ""
-        if "gain_vs_best_shortcut" in r:
-            lo, hi = r["gain_ci"]
-            gain = f"{r['gain_vs_best_shortcut']:+.3f} [{_f(lo)}, {_f(hi)}] vs {r['best_shortcut']}"
-        lines.append(
-            f"| {r['type']} | {r['horizon']} | {r['method']} | {_f(r['auc'])} [{_f(r['auc_ci'][0])}, "
-            f"{_f(r['auc_ci'][1])}] | {_f(r['ap'])} [{_f(r['ap_ci'][0])}, {_f(r['ap_ci'][1])}] | "
-            f"{_f(r['bal_acc'])} | {_f(r['f1'])} | {gain} |"
-        )
-    lines += [
-        "",
-        "| dim | positives / steps | learned AUC [95% CI] | action-magnitude AUC [95% CI] |",
-        "|---|---|---|---|",
-    ]
-    for r in res["per_dim"]:
-        lo, hi = r.get("learned_auc_ci", (math.nan, math.nan))
-        alo, ahi = r.get("action_magnitude_auc_ci", (math.nan, math.nan))
-        lines.append(
-            f"| {r['dim']} | {r['positives']} / {r['steps']} | {_f(r['learned_auc'])} [{_f(lo)}, {_f(hi)}] | "
-            f"{_f(r['action_magnitude_auc'])} [{_f(alo)}, {_f(ahi)}] |"
-        )
-    qs = [f"auc@{int(q * 100)}%" for q in QUANTILES]
-    lines += [
-        "",
-        "| type | H | method | " + " | ".join(qs) + " | detected | median lead | false alarms (clean) |",
-        "|---|---|---|" + "---|" * (len(qs) + 3),
-    ]
-    for r in res["episode"]:
-        fa = f"{_f(r['false_alarm_rate'])} [{_f(r['false_alarm_ci'][0])}, {_f(r['false_alarm_ci'][1])}] n={r['n_clean']}"
-        lines.append(
-            f"| {r['type']} | {r['horizon']} | {r['method']} | "
-            + " | ".join(_f(r[q]) for q in qs)
-            + f" | {_f(r['detection_rate'])} of {r['n_failed_with_event']} | {_f(r['median_lead_steps'])} | {fa} |"
-        )
-    return "\n".join(lines) + "\n"

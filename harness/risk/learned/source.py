@@ -8,6 +8,10 @@ within a step"). The hidden state is cast to float16 first, exactly as the
 results store keeps it, so the stored per-step risk equals the checkpoint
 applied offline to the stored shard of that step.
 
+A checkpoint trained with temporal context (``feature.context``) is fed the
+stacked last states of the episode (:class:`~.context.ContextBuffer`, emptied at
+every reset), the same rows the offline dataset stacks.
+
 The scalar score is the probability of the configured (type, horizon)
 column; the per-dimension risk is that score times the per-dimension head's
 probabilities (gripper 0), so ``damp`` scales the dimension the head blames.
@@ -22,6 +26,7 @@ import numpy as np
 
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.risk.base import RiskSignal, RiskSource
+from mistvla.harness.risk.learned.context import ContextBuffer, ContextSpec
 from mistvla.harness.risk.learned.dataset import feature_name
 
 
@@ -103,6 +108,8 @@ class LearnedRisk(RiskSource):
         self.point, self.position = feat["point"], feat["position"]
         self.feature = feature_name(self.point, self.position)
         self.scorer = HiddenScorer(self.model, self.column)
+        self.context = ContextBuffer(ContextSpec.of(feat.get("context")))
+        """The episode's last hidden states, when the checkpoint was trained with temporal context."""
 
     def capture_spec(self) -> Any:
         """The hook point and position the policy must capture for this source."""
@@ -127,7 +134,7 @@ class LearnedRisk(RiskSource):
         policy.set_capture(CaptureSpec(points=points, positions=positions))
 
     def reset(self, env: Any) -> None:
-        pass
+        self.context.reset()
 
     def risk(self, obs: dict[str, Any]) -> RiskSignal:
         hidden = (obs.get("hidden") or {}).get(self.feature)
@@ -136,5 +143,5 @@ class LearnedRisk(RiskSource):
                 f"risk.params.checkpoint: the policy captured no {self.point!r} at {self.position!r} this step "
                 "(the learned source needs a hooked policy capturing it)"
             )
-        score, per_dim = self.scorer(hidden)
+        score, per_dim = self.scorer(self.context.push(hidden))
         return RiskSignal(score, per_dim)

@@ -28,15 +28,16 @@ SPLITS = ("train", "val", "calib", "test")
 @dataclass
 class SplitConfig:
     by: str = "episode"
-    """``episode``, ``task`` (held-out tasks in test) or ``init_state`` (held-out init states in test)."""
+    """``episode``, ``task`` (held-out tasks in test), ``init_state`` (held-out init states in test) or
+    ``policy`` (held-out policies, e.g. another checkpoint of the same hidden size, in test)."""
     test_fraction: float = 0.3
     val_fraction: float = 0.15
     calib_fraction: float = 0.15
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.by not in ("episode", "task", "init_state"):
-            raise ConfigError(f"split.by: 'episode', 'task' or 'init_state', got {self.by!r}")
+        if self.by not in ("episode", "task", "init_state", "policy"):
+            raise ConfigError(f"split.by: 'episode', 'task', 'init_state' or 'policy', got {self.by!r}")
         total = self.test_fraction + self.val_fraction + self.calib_fraction
         if (
             not all(0 < f < 1 for f in (self.test_fraction, self.val_fraction, self.calib_fraction))
@@ -51,7 +52,11 @@ def _take(units: np.ndarray, fraction: float, rng: np.random.Generator) -> np.nd
 
 
 def make_split(
-    episode: np.ndarray, task: np.ndarray, init_state: np.ndarray, config: SplitConfig
+    episode: np.ndarray,
+    task: np.ndarray,
+    init_state: np.ndarray,
+    config: SplitConfig,
+    policy: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per row: its split name. ``episode`` is a per-row episode id (all rows of an episode share it)."""
     rng = np.random.default_rng(config.seed)
@@ -61,7 +66,9 @@ def make_split(
     if config.by == "episode":
         test = np.isin(episode, _take(np.unique(episode), config.test_fraction, rng))
     else:
-        group = np.asarray(task if config.by == "task" else init_state)
+        if config.by == "policy" and policy is None:
+            raise ConfigError("split.by: 'policy' needs the dataset's policy_id column (rebuild the dataset)")
+        group = np.asarray({"task": task, "init_state": init_state, "policy": policy}[config.by])
         units = np.unique(group)
         if len(units) < 2:
             raise ConfigError(

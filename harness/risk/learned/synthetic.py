@@ -38,8 +38,14 @@ def write_synthetic_run(
     n_tasks: int = 4,
     seed: int = 0,
     durable: bool = False,
+    signal_mode: str = "approach",
 ) -> Path:
-    """Write a run directory of ``n_episodes`` synthetic episodes and return its path."""
+    """Write a run directory of ``n_episodes`` synthetic episodes and return its path.
+
+    ``signal_mode``: ``approach`` (the hidden states drift over the ``lead`` steps before the collision) or
+    ``episode`` (a failing episode's states are offset at every step: the signal says "this episode will
+    fail", not when, so it carries no information about the position in the episode).
+    """
     rng = np.random.default_rng(seed)
     direction = np.random.default_rng(12345).standard_normal(hidden_size).astype(np.float32)
     direction /= np.linalg.norm(direction)
@@ -60,7 +66,8 @@ def write_synthetic_run(
                     0, 1, onset + 1 - max(0, onset - lead)
                 )
             hidden = rng.standard_normal((n, hidden_size)).astype(np.float32)
-            hidden += signal * closeness[:, None] * direction[None, :]
+            weight = closeness if signal_mode == "approach" else np.full(n, float(fails), dtype=np.float32)
+            hidden += signal * weight[:, None] * direction[None, :]
             events = np.zeros(n, dtype=np.int32)
             if fails:
                 events[onset] = 1

@@ -68,7 +68,13 @@ def test_train_and_evaluate_beside_shortcuts(dataset, tmp_path):
     cfg = TrainConfig(epochs=8, hidden=32, lr=3e-3, min_positives=5, split=SplitConfig(by="episode"))
     meta = train(dataset, tmp_path / "ckpt", cfg, log=lambda *_: None)
     assert set(meta["split"]) == {"train", "val", "calib", "test"}
-    assert meta["feature"] == {"point": POINT, "position": POS, "model": "synthetic", "hidden_size": 16}
+    assert meta["feature"] == {
+        "point": POINT,
+        "position": POS,
+        "model": "synthetic",
+        "hidden_size": 16,
+        "context": {"steps": 1, "stride": 1},
+    }
     assert len(meta["history"]) >= 1 and meta["labels"]["horizons"] == [5, 10]
     res = evaluate(tmp_path / "ckpt", cfg=EvalConfig(resamples=30))
     methods = {r["method"] for r in res["step"]}
