@@ -128,9 +128,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_demos(args: argparse.Namespace) -> int:
-    from mistvla.harness.datasets.demos import collect_demos, load_demo_config
+    from mistvla.harness.datasets.demo_shards import collect, progress
+    from mistvla.harness.datasets.demos import load_demo_config
 
-    root = collect_demos(load_demo_config(args.config), progress=not args.quiet, overwrite=args.overwrite)
+    if args.progress:
+        cfg = load_demo_config(args.config)
+        print(json.dumps({"root": str(cfg.root), **progress(cfg.root)}))
+        return 0
+    root = collect(load_demo_config(args.config), progress_bar=not args.quiet, overwrite=args.overwrite)
     print(f"written: {root}")
     return 0
 
@@ -266,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset directory")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--progress", action="store_true", help="print a sharded collection's progress, collect nothing"
+    )
     p.set_defaults(func=_cmd_demos)
 
     p = sub.add_parser("export", help="write a run directory's episodes as a LeRobot dataset")

@@ -29,6 +29,7 @@ from typing import Any
 from mistvla.harness.datasets.demos import (
     DemoConfig,
     ExpertRollouts,
+    collect_demos,
     episode_order,
     split_meta,
     suite_task_indices,
@@ -109,6 +110,13 @@ def _take_lock(root: Path) -> Path:
                 raise ConfigError(f"output_dir: {root} is being collected by pid {pid}")
     lock.write_text(str(os.getpid()))
     return lock
+
+
+def collect(cfg: DemoConfig, progress_bar: bool = True, overwrite: bool = False) -> Path:
+    """``mistvla demos``: :func:`collect_sharded` with ``shard_episodes``, else one dataset."""
+    if cfg.shard_episodes is None:
+        return collect_demos(cfg, progress_bar, overwrite)
+    return collect_sharded(cfg, progress_bar, overwrite)
 
 
 def collect_sharded(cfg: DemoConfig, progress_bar: bool = True, overwrite: bool = False) -> Path:

@@ -232,15 +232,15 @@ def split_meta(cfg: DemoConfig, tried: int, stopped_early: bool) -> dict[str, An
 
 
 def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = False) -> Path:
-    """Collect ``cfg``'s episodes into a LeRobot dataset (with ``shard_episodes``: resumable shards); returns its root."""
+    """Collect ``cfg``'s episodes into one LeRobot dataset (unsharded); returns its root."""
     from tqdm import tqdm
 
     from mistvla.harness.datasets.lerobot_export import DemoWriter
 
     if cfg.shard_episodes is not None:
-        from mistvla.harness.datasets.demo_shards import collect_sharded
-
-        return collect_sharded(cfg, progress, overwrite)
+        raise ConfigError(
+            "shard_episodes: a sharded collection runs through demo_shards.collect (mistvla demos)"
+        )
     tasks = suite_task_indices(cfg)
     writer = DemoWriter(
         cfg.root, f"mistvla/{cfg.name}", list(suite_object_names(cfg.suite)), cfg.cameras, cfg.image_size,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mistvla.harness.datasets.demo_shards import collect as collect_demos
 from mistvla.harness.datasets.demo_shards import dataset_roots, progress, shard_path
-from mistvla.harness.datasets.demos import DemoConfig, collect_demos
+from mistvla.harness.datasets.demos import DemoConfig
 from mistvla.harness.datasets.lerobot_export import META_FILE, read_meta
 from mistvla.harness.errors import ConfigError
 
@@ -29,11 +30,11 @@ def _frames(path):
 
 def test_interrupted_collection_resumes_without_loss_or_duplicates(tmp_path):
     root = tmp_path / "ds"
-    collect_demos(_cfg(root, max_episodes=1), progress=False)  # stopped inside shard 0
+    collect_demos(_cfg(root, max_episodes=1), progress_bar=False)  # stopped inside shard 0
     assert not read_meta(shard_path(root, 0))["shard"]["complete"]
     assert dataset_roots(root) == [] and progress(root)["shards"] == 0
 
-    collect_demos(_cfg(root), progress=False)  # the same command continues
+    collect_demos(_cfg(root), progress_bar=False)  # the same command continues
     roots = dataset_roots(root)
     assert roots == [shard_path(root, 0), shard_path(root, 1)]
     records = [(e["init_state"], e["split"]) for r in roots for e in read_meta(r)["episodes"]]
@@ -42,13 +43,13 @@ def test_interrupted_collection_resumes_without_loss_or_duplicates(tmp_path):
     before = _frames(shard_path(root, 1))
 
     (shard_path(root, 1) / META_FILE).unlink()  # as if killed while writing shard 1
-    collect_demos(_cfg(root), progress=False)
+    collect_demos(_cfg(root), progress_bar=False)
     after = _frames(shard_path(root, 1))
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))  # deterministic redo
     assert after[1].shape[1:] == (16, 16, 3)
 
     with pytest.raises(ConfigError, match="action_noise"):
-        collect_demos(_cfg(root, action_noise=0.2), progress=False)
+        collect_demos(_cfg(root, action_noise=0.2), progress_bar=False)
 
 
 def test_shard_episodes_must_be_positive():
