@@ -11,7 +11,7 @@ reference Llama backbone with a small image encoder is trained, and how long dem
 ``env``: LiberoEnv steps/s with agentview + wrist at 128, 96 and 64 px and without cameras (random
 walk actions, libero_spatial task 0). ``expert``: the DART-noisy scripted expert's episode length on
 libero_spatial (no cameras; init states 0.., tasks cycled). ``train``: seconds per optimiser step
-(forward + backward + AdamW) of (a) LeRobot SmolVLA, reduced and randomly initialised, and (b) the
+(forward + backward + AdamW; wall and CPU seconds, the latter what an unshared core would take) of (a) LeRobot SmolVLA, reduced and randomly initialised, and (b) the
 reference Llama backbone with a conv image encoder, both on two 128 px images (96 px for (a) too).
 Results are printed as one JSON line per measurement.
 """
@@ -76,16 +76,17 @@ def bench_expert(episodes: int) -> None:
 def _step_time(model_step, params, reps: int) -> float:
     import torch
 
-    opt = torch.optim.AdamW(params, lr=1e-4)
+    opt = torch.optim.AdamW([p for p in params if p.requires_grad], lr=1e-4)
     times = []
     for _ in range(reps + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = model_step()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times[1:]))
+        times.append((time.perf_counter() - t0, time.process_time() - c0))
+    wall, cpu = np.median(np.asarray(times[1:]), axis=0)
+    return {"s_per_step": float(wall), "cpu_s_per_step": float(cpu)}
 
 
 def bench_smolvla(batch: int, size: int, reps: int, spec_kw: dict) -> dict:
@@ -94,7 +95,7 @@ def bench_smolvla(batch: int, size: int, reps: int, spec_kw: dict) -> dict:
 
     from mistvla.policies.testing.tiny_smolvla import TinySmolVLASpec, build_tiny_smolvla
 
-    spec = TinySmolVLASpec(image_size=size, **spec_kw)
+    spec = TinySmolVLASpec(image_size=size, freeze_vision_encoder=False, train_expert_only=False, **spec_kw)
     with tempfile.TemporaryDirectory() as tmp:
         policy = SmolVLAPolicy.from_pretrained(build_tiny_smolvla(tmp, spec))
     policy.train()
@@ -106,9 +107,10 @@ def bench_smolvla(batch: int, size: int, reps: int, spec_kw: dict) -> dict:
              "observation.language.tokens": lang,
              "observation.language.attention_mask": torch.ones_like(lang, dtype=torch.bool)}  # fmt: skip
     n_params = sum(p.numel() for p in policy.parameters())
+    trained = sum(p.numel() for p in policy.parameters() if p.requires_grad)
     sec = _step_time(lambda: policy.forward(data)[0], list(policy.parameters()), reps)
     return {"bench": "train", "model": "smolvla", "size": size, "batch": batch, "params": n_params,
-            "s_per_step": sec, "spec": spec_kw}  # fmt: skip
+            "trained_params": trained, **sec, "spec": spec_kw}  # fmt: skip
 
 
 def bench_reference_conv(batch: int, size: int, reps: int, hidden: int, layers: int) -> dict:
@@ -142,7 +144,7 @@ def bench_reference_conv(batch: int, size: int, reps: int, hidden: int, layers: 
 
     sec = _step_time(step, params, reps)
     return {"bench": "train", "model": "reference_conv", "size": size, "batch": batch, "hidden": hidden,
-            "layers": layers, "params": sum(p.numel() for p in params), "s_per_step": sec}  # fmt: skip
+            "layers": layers, "params": sum(p.numel() for p in params), **sec}  # fmt: skip
 
 
 SMOLVLA_REDUCED = {
@@ -177,7 +179,7 @@ def main() -> None:
             "vision_hidden": 96,
             "vision_layers": 2,
         }
-        for size, kw in ((128, SMOLVLA_REDUCED), (96, SMOLVLA_REDUCED), (128, small)):
+        for size, kw in ((128, SMOLVLA_REDUCED), (128, small), (96, small)):
             print(json.dumps(bench_smolvla(args.batch, size, args.reps, kw)), flush=True)
         for hidden, layers in ((256, 4), (128, 4)):
             print(json.dumps(bench_reference_conv(args.batch, 128, args.reps, hidden, layers)), flush=True)

@@ -140,6 +140,13 @@ def _cmd_demos(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_vision(args: argparse.Namespace) -> int:
+    from mistvla.harness.datasets.vision_training import load_vision_train_config, train_vision
+
+    print(f"last checkpoint: {train_vision(load_vision_train_config(args.config), steps=args.steps)}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from mistvla.harness.datasets.run_export import ExportSelection, export_run
 
@@ -275,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress", action="store_true", help="print a sharded collection's progress, collect nothing"
     )
     p.set_defaults(func=_cmd_demos)
+
+    p = sub.add_parser(
+        "train-vision", help="train the scratch SmolVLA image policy with lerobot-train (resumable)"
+    )
+    p.add_argument("config", help="e.g. experiments/reference/train_libero_spatial_vision.yaml")
+    p.add_argument("--steps", type=int, help="total training steps (overrides spec.steps; a new run only)")
+    p.set_defaults(func=_cmd_train_vision)
 
     p = sub.add_parser("export", help="write a run directory's episodes as a LeRobot dataset")
     p.add_argument("run_dir")
