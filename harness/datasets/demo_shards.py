@@ -40,8 +40,9 @@ from mistvla.harness.errors import ConfigError
 
 CONFIG_FILE = "demos.json"
 LOCK_FILE = ".lock"
-BUDGET_FIELDS = ("max_minutes", "max_episodes")
-"""Config fields a resumed collection may change (they only say when this run stops)."""
+BUDGET_FIELDS = ("max_minutes", "max_episodes", "max_envs")
+"""Config fields a resumed collection may change (when this run stops, how many envs it keeps alive:
+neither changes an episode)."""
 
 
 def shard_path(root: str | Path, index: int) -> Path:

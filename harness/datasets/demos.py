@@ -73,6 +73,9 @@ class DemoConfig:
     """Resumable collection: this many episodes (in collection order) per shard, each a complete LeRobot
     dataset ``<output_dir>/shard_NNNN``; rerunning the same command skips finished shards and redoes an
     unfinished one from its first episode (:mod:`~mistvla.harness.datasets.demo_shards`)."""
+    max_envs: int | None = None
+    """Envs kept alive at once (None: one per task; ~1 GB each with cameras). Fewer envs, less memory:
+    the least recently used is closed and rebuilt when its task comes round again (same episodes)."""
     order: Literal["init_state", "task"] = "init_state"
     """``init_state``: every task of init state k, then k+1 (one env per task alive: ~1 GB each);
     ``task``: task by task, one env at a time (low memory; a time stop may miss the last tasks)."""
@@ -82,6 +85,8 @@ class DemoConfig:
         if overlap:
             raise ConfigError(f"val_init_states: {sorted(overlap)} are also train_init_states")
         check_convention(self.convention)
+        if self.max_envs is not None and self.max_envs < 1:
+            raise ConfigError(f"max_envs: must be >= 1, got {self.max_envs}")
         if self.shard_episodes is not None and self.shard_episodes < 1:
             raise ConfigError(f"shard_episodes: must be >= 1, got {self.shard_episodes}")
         if self.action_noise < 0:
@@ -187,6 +192,10 @@ class ExpertRollouts:
         cfg = self.cfg
         if task not in self.envs and cfg.order == "task":
             self.close()
+        if task in self.envs:
+            self.envs[task] = self.envs.pop(task)  # most recently used last
+        while task not in self.envs and cfg.max_envs is not None and len(self.envs) >= cfg.max_envs:
+            self.envs.pop(next(iter(self.envs))).close()
         if task not in self.envs:
             self.envs[task] = LiberoEnv(
                 cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,

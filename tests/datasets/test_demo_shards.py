@@ -52,6 +52,7 @@ def test_interrupted_collection_resumes_without_loss_or_duplicates(tmp_path):
         collect_demos(_cfg(root, action_noise=0.2), progress_bar=False)
 
 
-def test_shard_episodes_must_be_positive():
-    with pytest.raises(ConfigError, match="shard_episodes"):
-        DemoConfig(name="x", shard_episodes=0)
+@pytest.mark.parametrize("field", ["shard_episodes", "max_envs"])
+def test_counts_must_be_positive(field):
+    with pytest.raises(ConfigError, match=field):
+        DemoConfig(name="x", **{field: 0})
