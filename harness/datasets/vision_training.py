@@ -113,6 +113,6 @@ def train_vision(cfg: VisionTrainConfig, steps: int | None = None) -> Path:
     out = (root / "train").resolve()
     args = lerobot_train_args(spec, init, (root / "dataset").resolve(), repo_id, split["train"], out)
     env = {**os.environ, **train_env()}
-    cmd = [sys.executable, "-m", "lerobot.scripts.lerobot_train", *args]
+    cmd = [sys.executable, "-m", "mistvla.policies.smolvla.train_launcher", *args]
     subprocess.run(cmd, env=env, check=True)
     return out / "checkpoints" / "last" / "pretrained_model"

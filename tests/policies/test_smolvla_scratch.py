@@ -102,3 +102,18 @@ def test_checkpoint_reading_object_poses_is_refused(tmp_path):
     )
     with pytest.raises(ValueError, match="environment_state"):
         check_inputs(tmp_path)
+
+
+def test_launcher_action_chunk_query_matches_lerobot(trained):
+    import torch
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from mistvla.policies.smolvla.train_launcher import column_query
+
+    cfg, _ = trained
+    ds = LeRobotDataset(
+        "mistvla/tiny_demos", root=cfg.root / "dataset", delta_timestamps={"action": [0, 0.05, 0.1]}
+    )
+    for idx in (0, 5, len(ds) - 1):  # the last frames pad past the episode end
+        query, _ = ds._get_query_indices(idx, int(ds[idx]["episode_index"]))
+        assert torch.equal(column_query(ds, query)["action"], ds._query_hf_dataset(query)["action"])
