@@ -28,6 +28,8 @@ def _frames(path):
     return np.asarray(hf["action"]), np.stack([np.asarray(x) for x in hf["observation.images.image"]])
 
 
+@pytest.mark.slow
+@pytest.mark.render
 def test_interrupted_collection_resumes_without_loss_or_duplicates(tmp_path):
     root = tmp_path / "ds"
     collect_demos(_cfg(root, max_episodes=1), progress_bar=False)  # stopped inside shard 0

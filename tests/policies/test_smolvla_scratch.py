@@ -20,6 +20,7 @@ TINY = {
     "tokenizer_max_length": 16, "steps": 2, "batch_size": 2, "save_freq": 2, "num_workers": 0,
 }  # fmt: skip
 TASK = "put the bowl on the plate"
+pytestmark = pytest.mark.slow  # two lerobot-train subprocesses: ~1-4 min on the shared cores
 
 
 def _write_shard(root, index: int, init_states: list[int]) -> None:
