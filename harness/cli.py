@@ -128,10 +128,22 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_demos(args: argparse.Namespace) -> int:
-    from mistvla.harness.datasets.demos import collect_demos, load_demo_config
+    from mistvla.harness.datasets.demo_shards import collect, progress
+    from mistvla.harness.datasets.demos import load_demo_config
 
-    root = collect_demos(load_demo_config(args.config), progress=not args.quiet, overwrite=args.overwrite)
+    if args.progress:
+        cfg = load_demo_config(args.config)
+        print(json.dumps({"root": str(cfg.root), **progress(cfg.root)}))
+        return 0
+    root = collect(load_demo_config(args.config), progress_bar=not args.quiet, overwrite=args.overwrite)
     print(f"written: {root}")
+    return 0
+
+
+def _cmd_train_vision(args: argparse.Namespace) -> int:
+    from mistvla.harness.datasets.vision_training import load_vision_train_config, train_vision
+
+    print(f"last checkpoint: {train_vision(load_vision_train_config(args.config), steps=args.steps)}")
     return 0
 
 
@@ -266,7 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset directory")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--progress", action="store_true", help="print a sharded collection's progress, collect nothing"
+    )
     p.set_defaults(func=_cmd_demos)
+
+    p = sub.add_parser(
+        "train-vision", help="train the scratch SmolVLA image policy with lerobot-train (resumable)"
+    )
+    p.add_argument("config", help="e.g. experiments/reference/train_libero_spatial_vision.yaml")
+    p.add_argument("--steps", type=int, help="total training steps (overrides spec.steps; a new run only)")
+    p.set_defaults(func=_cmd_train_vision)
 
     p = sub.add_parser("export", help="write a run directory's episodes as a LeRobot dataset")
     p.add_argument("run_dir")

@@ -26,6 +26,7 @@ POLICIES = LazyRegistry(
         "reference": ("mistvla.policies.reference.policy:ReferencePolicy", None),
         "scripted": ("mistvla.policies.scripted.expert:ScriptedExpert", None),
         "smolvla": ("mistvla.policies.smolvla.policy:SmolVLAPolicy", "smolvla"),
+        "smolvla_scratch": ("mistvla.policies.smolvla.scratch_policy:ScratchSmolVLAPolicy", "smolvla"),
     },
 )
 

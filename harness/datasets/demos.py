@@ -69,6 +69,13 @@ class DemoConfig:
     """Stop starting episodes after this much wall time and finalize what was collected (CPU budget)."""
     max_episodes: int | None = None
     """Stop after this many episodes tried (the reproducible form of a ``max_minutes`` stop)."""
+    shard_episodes: int | None = None
+    """Resumable collection: this many episodes (in collection order) per shard, each a complete LeRobot
+    dataset ``<output_dir>/shard_NNNN``; rerunning the same command skips finished shards and redoes an
+    unfinished one from its first episode (:mod:`~mistvla.harness.datasets.demo_shards`)."""
+    max_envs: int | None = None
+    """Envs kept alive at once (None: one per task; ~1 GB each with cameras). Fewer envs, less memory:
+    the least recently used is closed and rebuilt when its task comes round again (same episodes)."""
     order: Literal["init_state", "task"] = "init_state"
     """``init_state``: every task of init state k, then k+1 (one env per task alive: ~1 GB each);
     ``task``: task by task, one env at a time (low memory; a time stop may miss the last tasks)."""
@@ -78,6 +85,10 @@ class DemoConfig:
         if overlap:
             raise ConfigError(f"val_init_states: {sorted(overlap)} are also train_init_states")
         check_convention(self.convention)
+        if self.max_envs is not None and self.max_envs < 1:
+            raise ConfigError(f"max_envs: must be >= 1, got {self.max_envs}")
+        if self.shard_episodes is not None and self.shard_episodes < 1:
+            raise ConfigError(f"shard_episodes: must be >= 1, got {self.shard_episodes}")
         if self.action_noise < 0:
             raise ConfigError(f"action_noise: must be >= 0, got {self.action_noise}")
         try:  # the expert's own check of the noise settings, as a config error
@@ -165,65 +176,61 @@ def collect_episode(
     return frames, bool(info["is_success"]), expert.episode_perturbation.to_dict()
 
 
-def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = False) -> Path:
-    """Collect ``cfg``'s episodes task by task into a LeRobot dataset; returns its root."""
-    from tqdm import tqdm
+class ExpertRollouts:
+    """Scripted-expert episodes of ``cfg`` (``run``), keeping the envs its ``order`` wants alive."""
 
-    from mistvla.harness.datasets.lerobot_export import DemoWriter
-    from mistvla.harness.envs.libero import LiberoEnv
-    from mistvla.harness.envs.tasks import suite_tasks
-    from mistvla.policies.scripted.expert import ScriptedExpert
+    def __init__(self, cfg: DemoConfig) -> None:
+        self.cfg = cfg
+        self.names = list(suite_object_names(cfg.suite))
+        self.envs: dict[int, Any] = {}
 
-    tasks = cfg.tasks if cfg.tasks is not None else [t.index for t in suite_tasks(cfg.suite)]
-    names = list(suite_object_names(cfg.suite))
-    writer = DemoWriter(
-        cfg.root, f"mistvla/{cfg.name}", names, cfg.cameras, cfg.image_size, cfg.fps, overwrite,
-        convention=cfg.convention,
-    )  # fmt: skip
-    init_states = [*cfg.train_init_states, *cfg.val_init_states]
-    bar = tqdm(total=len(tasks) * len(init_states) * len(cfg.seeds), desc="demos", disable=not progress)
-    kept = tried = 0
-    t0 = time.perf_counter()
-    envs: dict[int, Any] = {}
-    stopped_early = False
-    try:
-        for seed, k, task in episode_order(cfg, tasks):
-            out_of_time = cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes
-            if out_of_time or (cfg.max_episodes is not None and tried >= cfg.max_episodes):
-                stopped_early = True
-                break
-            if task not in envs and cfg.order == "task":
-                for old in envs.values():
-                    old.close()
-                envs.clear()
-            if task not in envs:
-                envs[task] = LiberoEnv(
-                    cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,
-                    privileged=True, max_steps=cfg.max_steps,
-                )  # fmt: skip
-            env = envs[task]
-            ep_seed = episode_seed(seed, task, k)
-            expert = ScriptedExpert(perturbation=cfg.noise(), settle_grasp=cfg.settle_grasp)
-            frames, success, perturbation = collect_episode(
-                env, expert, k, seed, ep_seed, names, cfg.cameras, cfg.convention
-            )
-            tried += 1
-            if success or cfg.keep_failures:
-                record = {
-                    "suite": cfg.suite, "task": env.task_name, "task_in_suite": task, "init_state": k,
-                    "seed": seed, "episode_seed": ep_seed, "success": success,
-                    "split": "train" if k in cfg.train_init_states else "val",
-                    "perturbation": perturbation,
-                }  # fmt: skip
-                writer.add_episode(frames, env.instruction, record)
-                kept += 1
-            bar.update(1)
-            bar.set_postfix(kept=f"{kept}/{tried}")
-    finally:
-        for env in envs.values():
+    def run(self, seed: int, k: int, task: int) -> tuple[dict[str, np.ndarray], bool, dict[str, Any], str]:
+        """One episode: frames, success, its record (``DemoWriter.add_episode``) and the instruction."""
+        from mistvla.harness.envs.libero import LiberoEnv
+        from mistvla.policies.scripted.expert import ScriptedExpert
+
+        cfg = self.cfg
+        if task not in self.envs and cfg.order == "task":
+            self.close()
+        if task in self.envs:
+            self.envs[task] = self.envs.pop(task)  # most recently used last
+        while task not in self.envs and cfg.max_envs is not None and len(self.envs) >= cfg.max_envs:
+            self.envs.pop(next(iter(self.envs))).close()
+        if task not in self.envs:
+            self.envs[task] = LiberoEnv(
+                cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,
+                privileged=True, max_steps=cfg.max_steps,
+            )  # fmt: skip
+        env = self.envs[task]
+        ep_seed = episode_seed(seed, task, k)
+        expert = ScriptedExpert(perturbation=cfg.noise(), settle_grasp=cfg.settle_grasp)
+        frames, success, perturbation = collect_episode(
+            env, expert, k, seed, ep_seed, self.names, cfg.cameras, cfg.convention
+        )
+        record = {
+            "suite": cfg.suite, "task": env.task_name, "task_in_suite": task, "init_state": k,
+            "seed": seed, "episode_seed": ep_seed, "success": success,
+            "split": "train" if k in cfg.train_init_states else "val",
+            "perturbation": perturbation,
+        }  # fmt: skip
+        return frames, success, record, env.instruction
+
+    def close(self) -> None:
+        for env in self.envs.values():
             env.close()
-    bar.close()
-    meta = {
+        self.envs.clear()
+
+
+def suite_task_indices(cfg: DemoConfig) -> list[int]:
+    """``cfg.tasks`` or every task of the suite."""
+    from mistvla.harness.envs.tasks import suite_tasks
+
+    return cfg.tasks if cfg.tasks is not None else [t.index for t in suite_tasks(cfg.suite)]
+
+
+def split_meta(cfg: DemoConfig, tried: int, stopped_early: bool) -> dict[str, Any]:
+    """The mistvla metadata of a demonstration dataset (or shard) of ``cfg``."""
+    return {
         "suite": cfg.suite,
         "split": {"by": "init_state", "train": cfg.train_init_states, "val": cfg.val_init_states},
         "label": "clean expert action (DART: noise only on executed_action)",
@@ -231,4 +238,43 @@ def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = Fals
         "episodes_tried": tried,
         "stopped_early": stopped_early,
     }
-    return writer.finalize(meta)
+
+
+def collect_demos(cfg: DemoConfig, progress: bool = True, overwrite: bool = False) -> Path:
+    """Collect ``cfg``'s episodes into one LeRobot dataset (unsharded); returns its root."""
+    from tqdm import tqdm
+
+    from mistvla.harness.datasets.lerobot_export import DemoWriter
+
+    if cfg.shard_episodes is not None:
+        raise ConfigError(
+            "shard_episodes: a sharded collection runs through demo_shards.collect (mistvla demos)"
+        )
+    tasks = suite_task_indices(cfg)
+    writer = DemoWriter(
+        cfg.root, f"mistvla/{cfg.name}", list(suite_object_names(cfg.suite)), cfg.cameras, cfg.image_size,
+        cfg.fps, overwrite, convention=cfg.convention,
+    )  # fmt: skip
+    init_states = [*cfg.train_init_states, *cfg.val_init_states]
+    bar = tqdm(total=len(tasks) * len(init_states) * len(cfg.seeds), desc="demos", disable=not progress)
+    kept = tried = 0
+    t0 = time.perf_counter()
+    rollouts = ExpertRollouts(cfg)
+    stopped_early = False
+    try:
+        for seed, k, task in episode_order(cfg, tasks):
+            out_of_time = cfg.max_minutes is not None and (time.perf_counter() - t0) / 60 > cfg.max_minutes
+            if out_of_time or (cfg.max_episodes is not None and tried >= cfg.max_episodes):
+                stopped_early = True
+                break
+            frames, success, record, instruction = rollouts.run(seed, k, task)
+            tried += 1
+            if success or cfg.keep_failures:
+                writer.add_episode(frames, instruction, record)
+                kept += 1
+            bar.update(1)
+            bar.set_postfix(kept=f"{kept}/{tried}")
+    finally:
+        rollouts.close()
+    bar.close()
+    return writer.finalize(split_meta(cfg, tried, stopped_early))

@@ -78,6 +78,9 @@ class TinySmolVLASpec:
     action_dim: int = 7
     image_keys: tuple[str, ...] = IMAGE_KEYS
     tokenizer_max_length: int = 16
+    freeze_vision_encoder: bool = True
+    train_expert_only: bool = True
+    """LeRobot's defaults (fine-tuning a pretrained VLM); False for both to train every weight from scratch."""
     seed: int = 0
 
 
@@ -216,6 +219,8 @@ def build_tiny_smolvla(root: str | Path, spec: TinySmolVLASpec = TinySmolVLASpec
         n_action_steps=spec.n_action_steps,
         num_steps=spec.num_steps,
         tokenizer_max_length=spec.tokenizer_max_length,
+        freeze_vision_encoder=spec.freeze_vision_encoder,
+        train_expert_only=spec.train_expert_only,
         max_state_dim=16,
         max_action_dim=16,
         push_to_hub=False,
