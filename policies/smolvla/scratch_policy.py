@@ -14,6 +14,7 @@ checkpoint that reads anything but the agentview and wrist images and propriocep
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from mistvla.hooks.capture import CaptureSpec
@@ -36,6 +37,16 @@ class ScratchSmolVLAPolicy(SmolVLAPolicy):
     """SmolVLA trained here from scratch on images + instruction + proprioception."""
 
     name = "smolvla_scratch"
+
+    @dataclass(frozen=True)
+    class Config:
+        checkpoint: str
+        vlm_path: str | None = None
+        device: str = "cpu"
+        n_action_steps: int | None = None
+        num_steps: int | None = None
+        noise_seed: int | None = None
+        capture: CaptureSpec | None = None
 
     def __init__(
         self,
