@@ -162,6 +162,9 @@ class Intervention:
     def apply(self, raw_action: np.ndarray) -> Applied:
         return Applied(np.asarray(raw_action, dtype=np.float32).copy(), self.active)
 
+    def prepare(self, policy: Any, obs: dict[str, Any]) -> None:
+        """Called with this step's observation after the gate, before the policy's forward pass."""
+
     @contextlib.contextmanager
     def around_policy(self, policy: Any) -> Iterator[None]:
         """Context entered around ``policy.select_action`` (steering arms its hooks here)."""

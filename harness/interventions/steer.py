@@ -73,6 +73,19 @@ def per_unit_effects(path: str | Path) -> tuple[list[float], float] | None:
     return [float(x) for x in chk["effect_per_unit"]], float(chk["alphas"][-1])
 
 
+def online_point(path: str | Path, strength: str, where: str = "steering") -> str | None:
+    """The fitted hook point of a ``jacobian_online`` set (refused unless ``strength: action``), else None."""
+    from mistvla.harness.steering.fit import METHODS, read_fit, steering_method
+
+    fit = read_fit(path) or {}
+    if fit.get("method") not in METHODS or not steering_method(fit["method"]).online:
+        return None
+    from mistvla.harness.steering.online import check_online_options
+
+    check_online_options(strength, where)
+    return str(fit["point"])
+
+
 def load_dimension_specs(path: str | Path) -> dict[int, Any]:
     """Per-dimension steering specs from a directory of ``dim_{d}.json/.npz`` files (d in 0..5)."""
     from mistvla.hooks import SteeringSpec
@@ -100,6 +113,9 @@ class SteerIntervention(PerDimension):
         super().__init__(config, threshold)
         self.specs = load_dimension_specs(self.options.steering)
         self.per_unit: list[float] | None = None
+        self.online_point = online_point(self.options.steering, self.options.strength)
+        """The hook point of a ``jacobian_online`` set (directions recomputed every gated step), or None."""
+        self._online: tuple[Any, float] | None = None
         if self.options.strength == "action":
             effects = per_unit_effects(self.options.steering)
             if effects is None:
@@ -119,6 +135,17 @@ class SteerIntervention(PerDimension):
         """The shift applied on the last step (the spec's units) and on which dimension."""
         self._shift_dim = 0
         self._pending = (0.0, 0)
+
+    def prepare(self, policy: Any, obs: dict[str, Any]) -> None:
+        """Before any forward pass of the step: a gated ``jacobian_online`` set takes this step's
+        Jacobian here (unsteered: in lock-step, before any episode's steering hooks are armed)."""
+        self._online = None
+        if self.online_point is not None and self.active and self.dim in self.specs:
+            from mistvla.harness.steering.online import online_spec
+
+            self._online = online_spec(
+                policy, obs, self.online_point, self.dim, self.options.fraction, self.max_shift
+            )
 
     def apply(self, raw_action: np.ndarray) -> Any:
         self._last_raw = np.asarray(raw_action, dtype=np.float64).copy()
@@ -191,11 +218,22 @@ class SteerIntervention(PerDimension):
         base = self.specs.get(dim)
         if base is None:
             return None
+        if self.online_point is not None:
+            return self._online_spec(dim)
         if self.options.strength == "action":
             shift = self.action_shift(dim)
             self._pending = (shift, dim)
             return SteeringSpec(base.vectors, alpha=shift, mode=base.mode, positions=base.positions)
         return SteeringSpec(base.vectors, alpha=self.strength(), mode="relative", positions=base.positions)
+
+    def _online_spec(self, dim: int) -> Any:
+        """This step's own pinv direction for ``dim`` (from :meth:`prepare`) and the shift asking
+        ``-fraction * a_d`` of it; the exact ``a_d`` is read each step, so nothing is undone."""
+        if self._online is None:
+            raise RuntimeError("jacobian_online steering: prepare(policy, obs) was not called this step")
+        spec, _ = self._online
+        self._pending = (0.0, dim)
+        return spec
 
     @contextlib.contextmanager
     def around_policy(self, policy: Any) -> Iterator[None]:

@@ -57,13 +57,19 @@ def check_run(cfg: RunConfig) -> None:
             )
         steering = getattr(icfg.options, "steering", None)
         if steering is not None:
-            from mistvla.harness.interventions.steer import load_dimension_specs
+            from mistvla.harness.interventions.steer import load_dimension_specs, online_point
 
             try:
                 specs = load_dimension_specs(steering)
             except ConfigError as err:
                 raise ConfigError(f"{where}.{err}") from None
             check_steering_set(steering, icfg.options, where)
+            online = online_point(steering, getattr(icfg.options, "strength", "alpha"), f"{where}.steering")
+            if online is not None and risk_cls.needs_hidden:
+                raise ConfigError(
+                    f"{where}.steering: a jacobian_online set takes its Jacobian before the forward pass, and "
+                    f"risk.source {cfg.risk.source!r} gates inside it; use a risk source read from the observation"
+                )
             count = (
                 policy_cls.block_count(cfg.policy.params) if issubclass(policy_cls, HookedPolicy) else None
             )

@@ -146,6 +146,7 @@ class EpisodeStepper:
         if not self.risk_source.needs_hidden:
             self.risk: RiskSignal = self.risk_source.risk(self.obs)
             self.active = self.intervention.gate(self.risk)
+        self.intervention.prepare(self.policy, self.obs)
 
     def after_policy(self, raw: Any) -> None:
         """Record the step from the policy's raw action and run the executed action in the env."""

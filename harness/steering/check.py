@@ -128,12 +128,12 @@ def _act(policy: Any, instruction: str, obs: dict[str, Any]) -> np.ndarray:
     return np.asarray(policy.select_action(obs), dtype=np.float32)
 
 
-def _steered(policy: Any, samples: list, spec: Any, strengths: Sequence[float]) -> np.ndarray:
-    """(samples, 7) actions with ``spec``'s vectors at one strength per sample."""
+def _steered(policy: Any, samples: list, specs: Sequence[Any], strengths: Sequence[float]) -> np.ndarray:
+    """(samples, 7) actions with each sample's spec (one per sample) at one strength per sample."""
     from mistvla.hooks import SteeringSpec, steer
 
     rows = []
-    for (ins, obs), a in zip(samples, strengths, strict=True):
+    for (ins, obs), spec, a in zip(samples, specs, strengths, strict=True):
         scaled = SteeringSpec(spec.vectors, alpha=float(a), mode=spec.mode, positions=spec.positions)
         with steer(policy.hook_model(), scaled, arch=policy.arch):
             rows.append(_act(policy, ins, obs))
@@ -148,18 +148,33 @@ def dose_response(
     fractions: Sequence[float] | None = DEFAULT_FRACTIONS,
 ) -> CheckResult:
     """Replay ``(instruction, observation)`` samples with each dimension's vectors at every strength,
-    then (``fractions``) proportionally to each frame's own ``a_d``."""
+    then (``fractions``) proportionally to each frame's own ``a_d``. A ``jacobian_online`` set is
+    replayed with each frame's own directions and per-unit effects
+    (:func:`~mistvla.harness.steering.online.frame_directions`), as it steers in the loop."""
     from mistvla.harness.interventions.steer import load_dimension_specs
+    from mistvla.harness.steering.fit import METHODS, steering_method
+    from mistvla.hooks import SteeringSpec
 
     specs = load_dimension_specs(steering_dir)
     fit = read_fit(steering_dir) or {}
     samples = list(samples)
     alphas = [float(a) for a in alphas]
     base = np.stack([_act(policy, ins, obs) for ins, obs in samples])
-    delta = np.zeros((N_MOTION_DIMS, len(alphas), len(samples), 7), dtype=np.float32)
+    online = fit.get("method") in METHODS and steering_method(fit["method"]).online
+    frames = None
+    if online:
+        from mistvla.harness.steering.online import frame_directions
+
+        frames = frame_directions(policy, samples, fit["point"])
+    per_sample: dict[int, list[Any]] = {}
     for d, spec in specs.items():
+        per_sample[d] = [spec] * len(samples) if frames is None else [
+            SteeringSpec({fit["point"]: f[d][0]}, mode="absolute", positions="last_prompt") for f in frames
+        ]  # fmt: skip
+    delta = np.zeros((N_MOTION_DIMS, len(alphas), len(samples), 7), dtype=np.float32)
+    for d in specs:
         for k, a in enumerate(alphas):
-            delta[d, k] = _steered(policy, samples, spec, [a] * len(samples)) - base
+            delta[d, k] = _steered(policy, samples, per_sample[d], [a] * len(samples)) - base
     mode = next(iter(specs.values())).mode
     signed = fit.get("target") == "signed"
     result = CheckResult(alphas, delta, base, signed, mode)
@@ -167,22 +182,30 @@ def dose_response(
         result.fractions = [float(f) for f in fractions]
         result.proportional = np.zeros((N_MOTION_DIMS, len(fractions), len(samples), 7), dtype=np.float32)
         per_unit = result.effect_per_unit()
-        for d, spec in specs.items():
+        for d in specs:
+            units = per_unit[d] if frames is None else np.array([f[d][1] for f in frames])
             for k, f in enumerate(result.fractions):
-                want = proportional_strengths(base[:, d], f, per_unit[d], alphas[-1])
-                result.proportional[d, k] = _steered(policy, samples, spec, want) - base
+                want = proportional_strengths(base[:, d], f, units, alphas[-1])
+                result.proportional[d, k] = _steered(policy, samples, per_sample[d], want) - base
     return result
 
 
-def proportional_strengths(a_d: np.ndarray, fraction: float, per_unit: float, limit: float) -> np.ndarray:
-    """Strengths that change ``a_d`` by ``-fraction * a_d`` at ``per_unit`` decrease per unit, within ±``limit``.
+def proportional_strengths(
+    a_d: np.ndarray, fraction: float, per_unit: float | np.ndarray, limit: float
+) -> np.ndarray:
+    """Strengths that change ``a_d`` by ``-fraction * a_d`` at ``per_unit`` decrease per unit (one for all
+    frames, or one per frame), within ±``limit``; 0 where the per-unit effect is 0 or not finite.
 
     >>> proportional_strengths(np.array([0.2, -0.1, 0.0]), 0.5, 0.5, 0.15).tolist()
     [0.15, -0.1, 0.0]
+    >>> proportional_strengths(np.array([0.2, -0.1]), 0.5, np.array([0.0, 1.0]), 1.0).tolist()
+    [0.0, -0.05]
     """
-    if per_unit == 0 or not np.isfinite(per_unit):
-        return np.zeros_like(np.asarray(a_d, dtype=np.float64))
-    return np.clip(fraction * np.asarray(a_d, dtype=np.float64) / per_unit, -limit, limit)
+    a = np.asarray(a_d, dtype=np.float64)
+    e = np.broadcast_to(np.asarray(per_unit, dtype=np.float64), a.shape)
+    ok = np.isfinite(e) & (e != 0)
+    want = np.divide(fraction * a, e, out=np.zeros_like(a), where=ok)
+    return np.clip(want, -limit, limit)
 
 
 def write_check(

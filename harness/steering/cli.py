@@ -116,7 +116,11 @@ def add_steer_parser(sub: Any) -> None:
     p.add_argument(
         "--position", default=None, help="captured position (default: last_prompt / the dataset's)"
     )
-    p.add_argument("--method", default="contrastive", help="contrastive, probe, generic, random, jacobian")
+    p.add_argument(
+        "--method",
+        default="contrastive",
+        help="contrastive, probe, generic, random, jacobian, jacobian_online",
+    )
     p.add_argument("--target", default="magnitude", help="magnitude, signed or label (see docs/mist.md)")
     p.add_argument("--quantile", type=float, default=0.2, help="bottom/top fraction of rows (not for label)")
     p.add_argument("--seed", type=int, default=0)

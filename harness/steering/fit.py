@@ -24,7 +24,9 @@ vectors are added in and whether it is fitted from demonstration frames through 
 - ``jacobian``: minus the pseudo-inverse columns of the mean Jacobian of the action
   with respect to the hidden state (:mod:`~mistvla.harness.steering.jacobian`; fitted
   from demonstration frames through the policy, the signed convention, steered at
-  ``last_prompt`` in absolute units).
+  ``last_prompt`` in absolute units);
+- ``jacobian_online``: the same fit, steered with the pinv columns of each gated step's own
+  Jacobian (:mod:`~mistvla.harness.steering.online`).
 
 Every vector is saved unit-norm as ``dim_<d>.json/.npz`` (a relative-mode
 :class:`~mistvla.hooks.steering.SteeringSpec`, the format ``steer`` reads),
@@ -67,6 +69,8 @@ class SteeringMethod:
     """How its vectors are added: ``relative`` (unit vectors scaled by the residual norm) or ``absolute``."""
     needs_frames: bool = False
     """Fitted from demonstration frames through the policy (``steer fit --frames``), not from runs."""
+    online: bool = False
+    """Directions recomputed at every gated step from the policy's own Jacobian (``jacobian_online``)."""
 
 
 METHODS = LazyRegistry(
@@ -77,6 +81,7 @@ METHODS = LazyRegistry(
         "generic": ("mistvla.harness.steering.fit:GENERIC", None),
         "random": ("mistvla.harness.steering.fit:RANDOM", None),
         "jacobian": ("mistvla.harness.steering.jacobian:JACOBIAN", None),
+        "jacobian_online": ("mistvla.harness.steering.online:JACOBIAN_ONLINE", None),
     },
 )
 

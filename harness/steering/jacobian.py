@@ -84,7 +84,16 @@ def _check_point(policy: Any, point: str, position: str) -> None:
 def frame_jacobian(
     policy: Any, instruction: str, obs: dict[str, Any], point: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(hidden,) state at ``point``'s last prompt position and the (7, hidden) Jacobian of the action there."""
+    """(hidden,) state at ``point``'s last prompt position and the (7, hidden) Jacobian of the action there
+    (the policy reset to ``instruction`` first: one stored frame)."""
+    policy.reset(instruction, seed=0)
+    h, J, _ = jacobian_here(policy, obs, point)
+    return h, J
+
+
+def jacobian_here(policy: Any, obs: dict[str, Any], point: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hidden,) state, (7, hidden) Jacobian and (7,) unsteered action (arm in env units, gripper logit) at
+    ``point``'s last prompt position for this observation, in the policy's current episode (not reset)."""
     import torch
 
     from mistvla.hooks import resolve
@@ -100,7 +109,6 @@ def frame_jacobian(
         out[..., -1, :] = out[..., -1, :] + delta
         return out
 
-    policy.reset(instruction, seed=0)
     handle = register_point(res, add)
     try:
         with torch.enable_grad():
@@ -108,7 +116,7 @@ def frame_jacobian(
             rows = [torch.autograd.grad(action[j], seen["delta"], retain_graph=j < 6)[0] for j in range(7)]
     finally:
         handle.remove()
-    return seen["h"].float().numpy(), torch.stack(rows).float().numpy()
+    return seen["h"].float().numpy(), torch.stack(rows).float().numpy(), action.detach().float().numpy()
 
 
 def jacobian_fit_data(

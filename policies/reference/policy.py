@@ -141,14 +141,17 @@ class ReferencePolicy(HookedPolicy):
         self.last_step = {}
         self._states = []
 
-    def observe_state(self, obs: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def observe_state(self, obs: dict[str, Any], remember: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """This step's (8,) state and the one ``history`` steps earlier in the episode (the first
-        state while fewer have passed); remembers this one (call once per step)."""
+        state while fewer have passed); remembers this one unless ``remember`` is False (call once
+        per step with it)."""
         state = state_vector(obs)
         k = self.ckpt.model.config.history
-        self._states.append(state)
-        del self._states[: max(0, len(self._states) - k - 1)]
-        return state, self._states[0]
+        states = [*self._states, state]
+        del states[: max(0, len(states) - k - 1)]
+        if remember:
+            self._states = states
+        return state, states[0]
 
     def observed_environment(self, obs: dict[str, Any]) -> np.ndarray:
         """(7 K,) object poses as the policy perceives them (with ``pose_noise`` jitter)."""
@@ -167,15 +170,19 @@ class ReferencePolicy(HookedPolicy):
         return out.numpy()
 
     def differentiable_action(self, obs: dict[str, Any]) -> torch.Tensor:
-        """(7,) this observation's action with autograd on: arm in env units (unclipped), gripper logit."""
-        state, past = self.observe_state(obs)
+        """(7,) this observation's action with autograd on: arm in env units (unclipped), gripper logit.
+
+        It leaves the episode's state alone (no history entry, no noise drawn), so a per-step
+        Jacobian (``jacobian_online`` steering) can precede the step's own ``select_action``."""
+        state, past = self.observe_state(obs, remember=False)
         ids, s, e = model_inputs(
             self.ckpt, self._ids, state[None], self.observed_environment(obs)[None], past[None]
         )
         with self.hook_session():
             out = self.ckpt.model(ids, s, e)[0]
-        std = torch.from_numpy(self.ckpt.normalizer.stats["action"]["std"][:6])
-        return torch.cat([out[:6] * std, out[6:]])
+        stats = self.ckpt.normalizer.stats["action"]
+        std, mean = torch.from_numpy(stats["std"][:6]), torch.from_numpy(stats["mean"][:6])
+        return torch.cat([out[:6] * std + mean, out[6:]])
 
     @classmethod
     def select_actions_for(

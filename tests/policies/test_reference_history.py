@@ -87,3 +87,21 @@ def test_history_checkpoint_refuses_inputs_without_past(history_ckpt):
     policy = ReferencePolicy(history_ckpt)
     with pytest.raises(ValueError, match="reads history"):
         model_inputs(policy.ckpt, [1] * 12, np.zeros((1, 8)), np.zeros((1, 14)))
+
+
+def test_a_per_step_jacobian_leaves_the_episode_alone(history_ckpt):
+    """``jacobian_online`` takes the step's Jacobian before its action: the history and the actions that
+    follow must be those of an episode without it, and its action is the step's own (unsteered) one."""
+    from mistvla.harness.steering.jacobian import jacobian_here
+
+    rng = np.random.default_rng(4)
+    episode = [_obs(rng) for _ in range(6)]
+    plain, probed = ReferencePolicy(history_ckpt), ReferencePolicy(history_ckpt)
+    plain.reset(INSTR, seed=0)
+    probed.reset(INSTR, seed=0)
+    for obs in episode:
+        _, J, action = jacobian_here(probed, obs, "llm.blocks.1.resid_post")
+        assert J.shape == (7, 32) and np.abs(J).sum() > 0
+        want = plain.select_action(obs)
+        np.testing.assert_array_equal(probed.select_action(obs), want)
+        np.testing.assert_allclose(np.clip(action[:6], -1, 1), want[:6], atol=1e-5)

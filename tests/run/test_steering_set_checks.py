@@ -82,3 +82,23 @@ def test_a_block_beyond_the_model_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"^interventions\[1\]\.steering: steers 'llm.blocks.9.resid_post', "
                        r"and policy 'reference' has blocks 0-3$"):  # fmt: skip
         check_run(cfg)
+
+
+def _online_set(root: Path) -> Path:
+    _set(root, 6)
+    fit = {"method": "jacobian_online", "target": "signed", "point": "llm.blocks.0.resid_post"}
+    (root / "fit.json").write_text(json.dumps(fit))
+    return root
+
+
+def test_an_online_set_needs_action_strength_and_an_observation_gate(tmp_path):
+    """jacobian_online reads a_d in its own Jacobian pass: relative alpha and in-pass gating are refused."""
+    steering = str(_online_set(tmp_path / "on"))
+    check_run(_cfg(tmp_path, {"steering": steering, "strength": "action"}))
+    with pytest.raises(ConfigError, match=r"^interventions\[1\]\.steering: a jacobian_online set steers in "):
+        check_run(_cfg(tmp_path, {"steering": steering}))
+    cfg = _cfg(tmp_path, {"steering": steering, "strength": "action"})
+    cfg.risk.source = "learned"
+    cfg.risk.params = {"checkpoint": "experiments/artifacts/risk/reference"}
+    with pytest.raises(ConfigError, match=r"^interventions\[1\]\.steering: a jacobian_online set takes its "):
+        check_run(cfg)

@@ -1,0 +1,143 @@
+"""``jacobian_online`` on a head whose Jacobian changes with the state, where the right answer is known.
+
+The toy policy reads its action off the last position of one block through one of two matrices, chosen by
+the sign of the state's first coordinate (a piecewise-linear head, as any ReLU network is locally). The
+mean Jacobian's pinv columns (``jacobian``) are then selective on average only; each frame's own
+(``jacobian_online``) are exact: the check must pass them 6/6 and the intervention must halve the riskiest
+dimension in one step, with the others unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from mistvla.harness.errors import ConfigError
+from mistvla.harness.interventions.base import InterventionConfig
+from mistvla.harness.interventions.steer import RandomSteerIntervention, SteerIntervention
+from mistvla.harness.risk.base import RiskSignal
+from mistvla.harness.steering.check import dose_response, write_check
+from mistvla.harness.steering.fit import fit_directions, steering_method
+from mistvla.harness.steering.jacobian import jacobian_fit_data
+from mistvla.hooks.points import ArchHookTable
+from mistvla.policies.base import HookedPolicy
+
+POINT = "llm.blocks.0.resid_post"
+H = 24
+TOY = ArchHookTable("toy_switch", {"llm.blocks.{i}.resid_post": ("layers.{i}",)}, detect=lambda m: False)
+
+
+class SwitchHeadPolicy(HookedPolicy):
+    """Observation ``{"h": (3, H)}``; the head is ``W[0]`` when ``h[-1, 0] > 0``, else ``W[1]``."""
+
+    arch = TOY
+    action_positions = ("last_prompt",)
+
+    def __init__(self, W: np.ndarray) -> None:
+        super().__init__()
+        self.net = nn.Module()
+        self.net.layers = nn.ModuleList([nn.Identity()])
+        self.W = torch.tensor(W, dtype=torch.float32)
+        self.calls = 0
+
+    def hook_model(self) -> nn.Module:
+        return self.net
+
+    def differentiable_action(self, obs):
+        with self.hook_session():
+            x = self.net.layers[0](torch.as_tensor(obs["h"], dtype=torch.float32)[None])
+        side = 0 if float(obs["h"][-1, 0]) > 0 else 1  # the piece is fixed by the observation
+        return self.W[side] @ x[0, -1]
+
+    def select_action(self, obs):
+        self.calls += 1
+        with torch.no_grad():
+            out = self.differentiable_action(obs).numpy()
+        return np.concatenate([out[:6], [1.0 if out[6] > 0 else -1.0]]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def switch():
+    rng = np.random.default_rng(5)
+    W = rng.normal(size=(2, 7, H)) / np.sqrt(H)
+    W[1, :6] = W[1, [3, 0, 5, 1, 2, 4]]  # the other piece moves the arm dimensions through other features
+    frames = []
+    for i in range(40):
+        h = rng.normal(size=(3, H)).astype(np.float32)
+        h[-1, 0] = 2.0 if i % 2 else -2.0
+        frames.append(("task", {"h": h}))
+    return SwitchHeadPolicy(W), frames
+
+
+def _fit_and_check(policy, frames, out, method):
+    fit_directions(jacobian_fit_data(policy, frames, POINT), out, method, "signed")
+    result = dose_response(policy, frames, out, alphas=(0.25, 0.5, 1.0), fractions=(0.5,))
+    return write_check(result, out / "check")
+
+
+def test_online_directions_pass_where_the_mean_jacobian_fails(switch, tmp_path):
+    policy, frames = switch
+    fixed = _fit_and_check(policy, frames, tmp_path / "fixed", "jacobian")
+    online = _fit_and_check(policy, frames, tmp_path / "online", "jacobian_online")
+    assert online["n_pass"] == 6 and online["magnitude"]["n_pass"] == 6
+    assert fixed["n_pass"] < 4, fixed["passes"]
+    assert max(max(f) for f in online["signed"]["flips"]) == 0.0  # the gripper row is held fixed per frame
+    assert steering_method("jacobian_online").online and not steering_method("jacobian").online
+
+
+def _intervention(path, cls=SteerIntervention, **options):
+    name = "steer" if cls is SteerIntervention else "random_steer"
+    steer = cls(InterventionConfig.make(name, steering=str(path), **options), threshold=0.5)
+    steer.reset(0)
+    return steer
+
+
+def _step(steer, policy, obs, dim):
+    steer.gate(RiskSignal(0.9, [1.0 if j == dim else 0.0 for j in range(6)] + [0.0]))
+    steer.prepare(policy, obs)
+    with steer.around_policy(policy):
+        action = policy.select_action(obs)
+    steer.apply(action)
+    return action
+
+
+def test_online_steering_halves_the_riskiest_dimension_on_the_first_step(switch, tmp_path):
+    """The exact a_d is read in the step's own Jacobian pass: no last action is needed, on either piece."""
+    policy, frames = switch
+    _fit_and_check(policy, frames, tmp_path / "online", "jacobian_online")
+    steer = _intervention(tmp_path / "online", strength="action", fraction=0.5, max_shift=100.0)
+    for _, obs in frames[:2]:  # one frame on each piece of the head
+        free = policy.select_action(obs)
+        d = int(np.argmax(np.abs(free[:6])))
+        a = _step(steer, policy, obs, d)
+        np.testing.assert_allclose(a[d], 0.5 * free[d], rtol=1e-4, atol=1e-5)
+        others = [j for j in range(6) if j != d]
+        np.testing.assert_allclose(a[others], free[others], atol=1e-4)
+        assert a[6] == free[6]
+    placebo = _intervention(tmp_path / "online", RandomSteerIntervention, strength="action", fraction=0.5)
+    free = policy.select_action(frames[0][1])
+    d = int(np.argmax(np.abs(free[:6])))
+    moved = _step(placebo, policy, frames[0][1], d)
+    assert abs(moved[d] - 0.5 * free[d]) > 1e-3  # the same shift in a random direction does not halve a_d
+
+
+def test_ungated_steps_cost_no_jacobian(switch, tmp_path):
+    policy, frames = switch
+    _fit_and_check(policy, frames, tmp_path / "online", "jacobian_online")
+    steer = _intervention(tmp_path / "online", strength="action", fraction=0.5)
+    steer.gate(RiskSignal(0.1, [0.0] * 7))
+    steer.prepare(policy, frames[0][1])
+    assert steer._online is None
+    with steer.around_policy(policy):
+        policy.select_action(frames[0][1])
+
+
+def test_an_online_set_needs_strength_action(switch, tmp_path):
+    policy, frames = switch
+    _fit_and_check(policy, frames, tmp_path / "online", "jacobian_online")
+    with pytest.raises(
+        ConfigError, match=r"^steering: a jacobian_online set steers in action units per step; set strength"
+    ):
+        _intervention(tmp_path / "online", strength="alpha")
