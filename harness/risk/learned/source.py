@@ -55,6 +55,8 @@ class HiddenScorer:
     """
 
     def __init__(self, model: Any, column: tuple[int, int]) -> None:
+        import torch
+
         ln, lin = model.backbone[0], model.backbone[1]
         self.mean = model.mean.detach().numpy().astype(np.float32)
         self.std = model.std.detach().numpy().astype(np.float32)
@@ -63,13 +65,16 @@ class HiddenScorer:
         self.binary = (model.binary.weight.detach(), model.binary.bias.detach())
         self.dims = (model.per_dim.weight.detach(), model.per_dim.bias.detach())
         self.col = column[0] * model.config.n_types + column[1]  # the (horizon, type) logit's flat index
+        self._x = torch.zeros(1, model.config.in_dim)  # the normalized input, written through its numpy view
+        self._xn = self._x.numpy()
 
     def __call__(self, hidden: np.ndarray) -> tuple[float, np.ndarray]:
         import torch
         import torch.nn.functional as F
 
         x = np.asarray(hidden, dtype=np.float16).reshape(1, -1).astype(np.float32)
-        x = torch.from_numpy((x - self.mean) / self.std)
+        np.divide(np.subtract(x, self.mean, out=x), self.std, out=self._xn)
+        x = self._x
         threads = torch.get_num_threads()
         if threads != 1:
             torch.set_num_threads(1)
