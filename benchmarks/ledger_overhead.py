@@ -19,9 +19,13 @@ Two measurements, both in this process:
   the step. This is the ledger's cost without noise from other processes; the
   interleaved ratio also contains second-order effects (caches) and noise.
 
+* **legacy vs current** (``--legacy``): the in-situ hook time of the ledger before the contact-set plan
+  cache (``tests/envs/legacy_ledger.py``, the hook verbatim) and of the current one, alternating runs of
+  the same actions in this process, and their ratio.
+
 Nothing is asserted.
 
-    .venv/bin/python benchmarks/ledger_overhead.py [--repeats 4] [--steps 80]
+    .venv/bin/python benchmarks/ledger_overhead.py [--repeats 4] [--steps 80] [--legacy]
 """
 
 from __future__ import annotations
@@ -127,6 +131,34 @@ def in_situ(env: Any, init: Any, acts: np.ndarray, ledger: Any) -> tuple[float, 
     return spent[0] / n, end / n, total / n
 
 
+def legacy_vs_current(env: Any, init: Any, args: argparse.Namespace) -> None:
+    """In-situ hook + end_step time per step of the pre-cache ledger and the current one, alternating."""
+    import sys
+    from pathlib import Path
+
+    from mistvla.harness.envs.collisions.ledger import CollisionLedger
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "envs"))
+    from legacy_ledger import LegacyLedger
+
+    for phase in ("free", "press"):
+        acts = actions(phase, args.steps)
+        got: dict[str, list[tuple[float, float, float]]] = {"legacy": [], "current": []}
+        for _ in range(args.repeats):
+            for name, cls in (("legacy", LegacyLedger), ("current", CollisionLedger)):
+                ledger = cls()
+                got[name].append(in_situ(env, init, acts, ledger))
+                ledger.detach()
+        med = {k: [statistics.median(r[i] for r in v) for i in range(3)] for k, v in got.items()}
+        (lh, le, ls), (ch, ce, cs) = med["legacy"], med["current"]
+        print(
+            f"{phase:5s} legacy hook {lh * 1e3 / 25 * 1e3:.1f} us/substep + end_step {le * 1e6:.1f} us = "
+            f"{(lh + le) / ls:.3f} of a step; current {ch * 1e3 / 25 * 1e3:.1f} us/substep + "
+            f"{ce * 1e6:.1f} us = {(ch + ce) / cs:.3f}; current / legacy {(ch + ce) / (lh + le):.2f} "
+            f"(medians of {args.repeats} runs each)"
+        )
+
+
 def main() -> None:
     """Print per-step times and overhead ratios for each phase."""
     from mistvla.harness.envs.collisions.ledger import CollisionLedger
@@ -134,8 +166,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--steps", type=int, default=80)
+    parser.add_argument("--legacy", action="store_true", help="only: legacy vs current hook, in situ")
     args = parser.parse_args()
     env, inits = make_env()
+    if args.legacy:
+        legacy_vs_current(env, inits[0], args)
+        env.close()
+        return
     ledger = CollisionLedger()
     for phase in ("free", "press"):
         acts = actions(phase, args.steps)

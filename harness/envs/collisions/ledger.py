@@ -120,6 +120,7 @@ class CollisionLedger:
         self._threshold_list = np.where(self._body_movable(classes), movable, static).tolist()
         self._kind_list = self._kind.tolist()
         self._active, self._released = set(), {}
+        self._plan_key, self._plan_rows = b"", []  # the last contact set's geom pairs, and its plan
         self._had_instance_step = "step" in vars(sim)
         self._saved_instance_step = vars(sim).get("step")
         inner = sim.step
@@ -242,6 +243,22 @@ class CollisionLedger:
         }
 
     # -- per substep -----------------------------------------------------------------------------
+    def _plan(self, geom: np.ndarray) -> list[tuple[int, int, int, float]]:
+        """``(contact row, robot body, other body, sign)`` of each robot contact of this contact set.
+
+        A function of the contact rows' geom pairs only, so :meth:`_record_substep` reuses it while
+        the set is unchanged (in most substeps: objects at rest keep their contacts).
+        """
+        robot_side = self._is_robot[geom]
+        rows = np.flatnonzero(robot_side[:, 0] | robot_side[:, 1]).tolist()
+        gbody, plan = self._geom_body_list, []
+        for i, (g1, g2), (r1, r2) in zip(rows, geom[rows].tolist(), robot_side[rows].tolist(), strict=True):
+            b1, b2, sign = gbody[g1], gbody[g2], 1.0
+            if not r1 or (r2 and b2 < b1):
+                b1, b2, sign = b2, b1, -1.0
+            plan.append((i, b1, b2, sign))
+        return plan
+
     def _record_substep(self) -> None:
         """Called after every ``sim.step``: aggregate the robot's contacts of this substep."""
         data = self._data
@@ -251,32 +268,26 @@ class CollisionLedger:
         ncon = data.ncon
         if ncon > self._max_ncon:
             self._max_ncon = ncon
-        rows: list[int] = []
+        plan: list[tuple[int, int, int, float]] = []
         if ncon:
             con = data.contact
             geom = con.geom
-            robot_side = self._is_robot[geom]
-            rows = np.flatnonzero(robot_side[:, 0] | robot_side[:, 1]).tolist()
-        if not rows:
+            key = geom.tobytes()
+            if key != self._plan_key:
+                self._plan_key, self._plan_rows = key, self._plan(geom)
+            plan = self._plan_rows
+        if not plan:
             if self._active:
                 self._set_active(set(), tick)
             self._above_last = False
             return
-        model, force6, gbody = self._model, self._force6, self._geom_body_list
-        pairs_geom = geom[rows].tolist()
-        pairs_robot = robot_side[rows].tolist()
-        dists = con.dist[rows].tolist()
+        model, force6, dist = self._model, self._force6, con.dist
         # (robot body, other body) -> [summed normal force, best row, its force, sign, max penetration]
         sub: dict[tuple[int, int], list[Any]] = {}
-        for j, i in enumerate(rows):
+        for i, b1, b2, sign in plan:
             mujoco.mj_contactForce(model, data, i, force6)
             fn = float(force6[0])
-            g1, g2 = pairs_geom[j]
-            r1, r2 = pairs_robot[j]
-            b1, b2, sign = gbody[g1], gbody[g2], 1.0
-            if not r1 or (r2 and b2 < b1):
-                b1, b2, sign = b2, b1, -1.0
-            pen = -dists[j]
+            pen = -float(dist[i])
             agg = sub.get((b1, b2))
             if agg is None:
                 sub[(b1, b2)] = [fn, i, fn, sign, pen]

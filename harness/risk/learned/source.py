@@ -44,34 +44,47 @@ class HiddenScorer:
     """One hidden-state vector -> (gate score, per-dimension risk), the model's forward without its overhead.
 
     The same operations as :meth:`RiskMLP.forward <mistvla.harness.risk.learned.model.RiskMLP.forward>` in
-    eval mode, in the same order, on the model's own parameter tensors (so the numbers are its numbers),
-    called as functions under ``torch.inference_mode`` and on one intra-op thread: a 1-row forward gains
-    nothing from a second thread, and waiting for one on a loaded CPU cost more than the arithmetic.
+    eval mode, in the same order, on the model's own parameter tensors (so the numbers are its numbers).
+    In the loop every call runs with cold caches (the policy's forward and the simulator ran in between),
+    so each torch call costs 10-40 us there: the elementwise steps (float16 cast, normalization, the
+    final product) run in numpy, which rounds each float32 operation the same way (IEEE), and the
+    parameters are detached so no autograd or inference-mode context is entered. One intra-op thread:
+    a 1-row forward gains nothing from a second, and waiting for one on a loaded CPU cost more than the
+    arithmetic (set only when the process is not already on one thread, as the harness's workers are).
+    ``tests/risk/learned/test_scorer_identity.py`` holds the scores bit-identical to the module's forward.
     """
 
     def __init__(self, model: Any, column: tuple[int, int]) -> None:
+        import torch
+
         ln, lin = model.backbone[0], model.backbone[1]
-        self.mean, self.std = model.mean, model.std
-        self.ln = (tuple(ln.normalized_shape), ln.weight, ln.bias, ln.eps)
-        self.lin = (lin.weight, lin.bias)
-        self.binary = (model.binary.weight, model.binary.bias)
-        self.dims = (model.per_dim.weight, model.per_dim.bias)
+        self.mean = model.mean.detach().numpy().astype(np.float32)
+        self.std = model.std.detach().numpy().astype(np.float32)
+        self.ln = (tuple(ln.normalized_shape), ln.weight.detach(), ln.bias.detach(), ln.eps)
+        self.lin = (lin.weight.detach(), lin.bias.detach())
+        self.binary = (model.binary.weight.detach(), model.binary.bias.detach())
+        self.dims = (model.per_dim.weight.detach(), model.per_dim.bias.detach())
         self.col = column[0] * model.config.n_types + column[1]  # the (horizon, type) logit's flat index
+        self._x = torch.zeros(1, model.config.in_dim)  # the normalized input, written through its numpy view
+        self._xn = self._x.numpy()
 
     def __call__(self, hidden: np.ndarray) -> tuple[float, np.ndarray]:
         import torch
         import torch.nn.functional as F
 
-        x = torch.from_numpy(np.asarray(hidden, dtype=np.float16).reshape(1, -1)).float()
+        x = np.asarray(hidden, dtype=np.float16).reshape(1, -1).astype(np.float32)
+        np.divide(np.subtract(x, self.mean, out=x), self.std, out=self._xn)
+        x = self._x
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        if threads != 1:
+            torch.set_num_threads(1)
         try:
-            with torch.inference_mode():
-                z = F.gelu(F.linear(F.layer_norm((x - self.mean) / self.std, *self.ln), *self.lin))
-                score = torch.sigmoid(F.linear(z, *self.binary)[0, self.col])
-                per_dim = (score * torch.sigmoid(F.linear(z, *self.dims)[0])).numpy()
+            z = F.gelu(F.linear(F.layer_norm(x, *self.ln), *self.lin))
+            score = torch.sigmoid(F.linear(z, *self.binary)[0, self.col]).numpy()
+            per_dim = score * torch.sigmoid(F.linear(z, *self.dims)[0]).numpy()
         finally:
-            torch.set_num_threads(threads)
+            if threads != 1:
+                torch.set_num_threads(threads)
         per_dim[6:] = 0.0
         return float(score), per_dim
 
