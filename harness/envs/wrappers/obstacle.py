@@ -17,7 +17,8 @@ its obstacle's footprint keeps ``clearance_m`` from the footprints of the object
 to pick and of the goal (so grasping and placing stay possible), lies inside the
 table top (5 cm from its edges) and near the task, and adds no contact deeper
 than 3 mm with anything (no obstacle inside another object, fixture or
-obstacle). The ``MAX_TRIES`` drawn fractions are tried on the slot's segment, then on
+obstacle) and touches no other free body at all (an obstacle put even 1 mm into
+a task object is thrown up by the contact and falls over in the warm-up). The ``MAX_TRIES`` drawn fractions are tried on the slot's segment, then on
 the other one (a short transport leaves no room between object and goal); a slot
 with no acceptable candidate stays parked off the table and the record says so
 (``placed: false``). Obstacles are real free bodies: they collide and can be
@@ -48,6 +49,22 @@ MAX_TRIES = 12
 SLOT_SEGMENTS = ("transport", "approach", "transport")
 DEFAULT_ASSETS = ("wine_bottle", "bbq_sauce", "red_coffee_mug", "porcelain_mug", "white_bottle")
 """Upright, 10-16 cm tall: taller than the height at which the scripted expert carries an object."""
+
+
+def touches_free_body(data: Any, model: Any, root: int) -> bool:
+    """True when the body tree rooted at ``root`` is in contact with another free-jointed body (a task
+    object or obstacle; surfaces, fixtures and the robot have no free joint)."""
+    for c in data.contact[: data.ncon]:
+        if c.dist >= 0:
+            continue
+        a, b = (int(model.body_rootid[model.geom_bodyid[g]]) for g in (c.geom1, c.geom2))
+        if root not in (a, b):
+            continue
+        other = b if a == root else a
+        adr = model.body_jntadr[other]
+        if other != root and adr >= 0 and model.jnt_type[adr] == 0:  # mjJNT_FREE
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -131,7 +148,9 @@ class ObstaclePerturbation(PerturbationWrapper):
                     continue
                 env.scene.place(data, name, [*centre, path.surface_z], slot["yaw"])
                 rs.sim.forward()
-                if deep_contacts(data, model) <= before:
+                if deep_contacts(data, model) <= before and not touches_free_body(
+                    data, model, env.scene.body_id[name]
+                ):
                     slot.update(placed=True, segment=segment, t=t, xy=[round(float(v), 4) for v in centre])
                     placed.append((centre, radius))
                     break

@@ -157,3 +157,28 @@ def test_the_episode_record_carries_the_obstacle_fields(env):
     clean = run_episode(env, ReplayPolicy(hold), none, risk, EpisodeSpec(EpisodeId("replay", "none", "libero_spatial", 0,
                         init_state=0, seed=0))).record  # fmt: skip
     assert clean["obstacle_collided"] is None and clean["max_obstacle_displacement_m"] is None
+
+
+def test_no_obstacle_is_placed_into_a_task_object_and_all_rest_after_the_warmup():
+    """libero_object task 0, init 40, L3, seed 0 put a porcelain mug 1 mm into ``butter_1`` (under the 3 mm
+    rule): it was thrown up, fell over and still rolled when the episode began, a collision at step 0."""
+    from mistvla.harness.envs.wrappers.obstacle import touches_free_body
+
+    e = LiberoEnv("libero_object", 0, cameras=(), privileged=True, warmup_steps=10, max_steps=60)
+    try:
+        w = wrap(e, "obstacle", 3, seed=0)
+        w.reset(seed=0, options={"init_state": 40})
+        model, data = e.sim.model._model, e.sim.data._data
+        ids = e.scene.placed_obstacles()
+        assert ids and not any(touches_free_body(data, model, b) for b in ids.values())
+        start = {n: data.xpos[b].copy() for n, b in ids.items()}
+        for _ in range(3):
+            w.step(np.array([0, 0, 0, 0, 0, 0, -1.0]))
+        assert max(np.linalg.norm(data.xpos[b] - start[n]) for n, b in ids.items()) < 0.001
+        mug = e.scene.body_id["obstacle_3"]  # where it went before: the check sees the touch
+        e.scene.place(data, "obstacle_3", [-0.2212, -0.0519, 0.0], 1.9440554725020478)
+        e.sim.forward()
+        assert touches_free_body(data, model, mug)
+        w.restore()
+    finally:
+        e.close()
