@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mistvla.harness.envs.wrappers.object_layout import deep_contacts
-from mistvla.harness.envs.wrappers.obstacle import ObstacleConfig, ObstaclePerturbation
+from mistvla.harness.envs.wrappers.obstacle import ObstacleConfig, ObstaclePerturbation, touches_free_body
 from mistvla.harness.envs.wrappers.scene_path import clear_of, distance_to_segment, task_path
 
 MAX_TRIES = 30
@@ -89,7 +89,9 @@ class DistractorPerturbation(ObstaclePerturbation):
                     continue
                 env.scene.place(data, name, [*centre, path.surface_z], slot["yaw"])
                 rs.sim.forward()
-                if deep_contacts(data, model) <= before:
+                if deep_contacts(data, model) <= before and not touches_free_body(
+                    data, model, env.scene.body_id[name]
+                ):  # as for obstacles: one placed into a task object by < 3 mm is thrown in the warm-up
                     slot.update(placed=True, xy=[round(float(v), 4) for v in centre])
                     keep_out.append((centre, radius))
                     n_placed += 1
