@@ -7,14 +7,16 @@ action to get the executed action.
 
 Each kind is a class with its own config dataclass (``Config``), validated
 from the intervention's entry in the run config, and declares what it needs
-(``needs_per_dim``: a per-dimension risk vector; ``needs_hooks``: a policy
-with hook points), so an impossible combination is refused before any
+(``needs_per_dim``: a per-dimension risk vector; ``needs_direction``: the direction of the
+nearest hazard; ``needs_hooks``: a policy with hook points), so an impossible combination is refused before any
 episode runs. The built-in kinds (see :data:`INTERVENTIONS`):
 
 - ``none``: the base policy, never active.
 - ``stop`` (SAFE-style): hold the pose; end the episode, or hold N steps and resume.
 - ``slow``: scale the motion deltas while risky.
 - ``damp`` (ablation of steer): scale the riskiest motion dimension while risky.
+- ``repel``: add translation away from the nearest hazard while risky (the action-space counterpart
+  of ``steer`` with ``target: away``).
 - ``steer`` (MIST): add that dimension's steering vectors through the hooks.
 - ``random_steer`` (control): the same gating and magnitude, random direction.
 
@@ -48,6 +50,7 @@ INTERVENTIONS = LazyRegistry(
         "stop": ("mistvla.harness.interventions.gating:Stop", None),
         "slow": ("mistvla.harness.interventions.gating:Slow", None),
         "damp": ("mistvla.harness.interventions.gating:Damp", None),
+        "repel": ("mistvla.harness.interventions.gating:Repel", None),
         "steer": ("mistvla.harness.interventions.steer:SteerIntervention", None),
         "random_steer": ("mistvla.harness.interventions.steer:RandomSteerIntervention", None),
     },
@@ -120,6 +123,7 @@ class Intervention:
 
     Config: ClassVar[type] = NoParams
     needs_per_dim: ClassVar[bool] = False
+    needs_direction: ClassVar[bool] = False
     """Reads :attr:`RiskSignal.per_dim`; refused with a risk source that has none."""
     needs_hooks: ClassVar[bool] = False
     """Acts through hook points; refused with a policy that has none."""

@@ -1,4 +1,4 @@
-"""The interventions that change the executed action: none, stop, slow, damp.
+"""The interventions that change the executed action: none, stop, slow, damp, repel.
 
 >>> stop = make_intervention(InterventionConfig.make("stop", hold_steps=2), threshold=0.5)
 >>> stop.reset(seed=0)
@@ -125,4 +125,46 @@ class Damp(PerDimension):
         act = np.asarray(raw_action, dtype=np.float32).copy()
         if self.active:
             act[self.dim] *= self.options.factor
+        return Applied(act, self.active)
+
+
+@dataclass
+class RepelConfig:
+    gain: float = 0.5
+    """Translation (action units) added away from the nearest hazard on every gated step."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.gain <= 1.0:
+            raise ValueError(f"gain must be in (0, 1], got {self.gain}")
+
+
+class Repel(Intervention):
+    """While risky, add ``gain`` of translation away from the nearest hazard (the risk's direction), clipped.
+
+    The action-space counterpart of ``steer`` with ``target: away``: the same requested change of the
+    motion, made on the action instead of in the hidden state.
+
+    >>> r = make_intervention(InterventionConfig.make("repel", gain=0.5), threshold=0.5)
+    >>> r.reset(seed=0)
+    >>> r.gate(RiskSignal(0.9, None, np.array([0.0, 0.0, -1.0])))  # the hazard is below the gripper
+    True
+    >>> r.apply(np.array([0.1, 0.0, -0.8, 0, 0, 0, 1.0], dtype=np.float32)).action.tolist()
+    [0.10000000149011612, 0.0, -0.30000001192092896, 0.0, 0.0, 0.0, 1.0]
+    """
+
+    Config = RepelConfig
+    needs_direction = True
+
+    def reset(self, seed: int) -> None:
+        super().reset(seed)
+        self.toward: np.ndarray | None = None
+
+    def _decide(self, risk: RiskSignal) -> bool:
+        self.toward = None if risk.direction is None else np.asarray(risk.direction, dtype=np.float32)
+        return self._above(risk)
+
+    def apply(self, raw_action: np.ndarray) -> Applied:
+        act = np.asarray(raw_action, dtype=np.float32).copy()
+        if self.active and self.toward is not None:
+            act[:3] = np.clip(act[:3] - self.options.gain * self.toward, -1.0, 1.0)
         return Applied(act, self.active)

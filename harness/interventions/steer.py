@@ -25,6 +25,7 @@ from mistvla.harness.interventions.base import N_MOTION_DIMS, InterventionConfig
 from mistvla.harness.interventions.gating import PerDimension
 
 STRENGTHS = ("alpha", "action")
+TARGETS = ("riskiest", "away")
 
 
 @dataclass
@@ -49,6 +50,12 @@ class SteerConfig:
     """``strength: action``: the largest shift (the spec's units); None: the check's largest strength."""
     allow_failed_check: bool = False
     """Run a direction set whose check failed (< 4/6 dimensions pass) or that has none."""
+    target: str = "riskiest"
+    """``riskiest``: ask for ``-fraction * a_d`` on the riskiest dimension; ``away``: ask for ``gain`` of
+    translation away from the nearest hazard (the risk's direction; ``strength: action``), realised through
+    the pinv columns of x, y, z (the set's, or each step's own with ``jacobian_online``)."""
+    gain: float = 0.5
+    """``target: away``: the requested translation away from the hazard, in action units."""
 
     def __post_init__(self) -> None:
         if not self.alpha > 0:
@@ -61,6 +68,12 @@ class SteerConfig:
             raise ValueError(f"fraction must be in (0, 1], got {self.fraction}")
         if self.max_shift is not None and not self.max_shift > 0:
             raise ValueError(f"max_shift must be > 0, got {self.max_shift}")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if not 0 < self.gain <= 1:
+            raise ValueError(f"gain must be in (0, 1], got {self.gain}")
+        if self.target == "away" and self.strength != "action":
+            raise ValueError("target: away asks for a change in action units; set strength: action")
 
 
 def per_unit_effects(path: str | Path) -> tuple[list[float], float] | None:
@@ -116,6 +129,7 @@ class SteerIntervention(PerDimension):
         self.online_point = online_point(self.options.steering, self.options.strength)
         """The hook point of a ``jacobian_online`` set (directions recomputed every gated step), or None."""
         self._online: tuple[Any, float] | None = None
+        self.toward: np.ndarray | None = None
         if self.options.strength == "action":
             effects = per_unit_effects(self.options.steering)
             if effects is None:
@@ -135,12 +149,25 @@ class SteerIntervention(PerDimension):
         """The shift applied on the last step (the spec's units) and on which dimension."""
         self._shift_dim = 0
         self._pending = (0.0, 0)
+        self._prepared: int | None = None
+        self.toward = None
 
     def prepare(self, policy: Any, obs: dict[str, Any]) -> None:
         """Before any forward pass of the step: a gated ``jacobian_online`` set takes this step's
         Jacobian here (unsteered: in lock-step, before any episode's steering hooks are armed)."""
         self._online = None
-        if self.online_point is not None and self.active and self.dim in self.specs:
+        self._prepared = self._t
+        if self.online_point is None or not self.active:
+            return
+        if self.options.target == "away":
+            from mistvla.harness.steering.online import online_away_spec
+
+            if self.toward is not None:
+                spec = online_away_spec(
+                    policy, obs, self.online_point, self.toward, self.options.gain, self.max_shift
+                )
+                self._online = None if spec is None else (spec, spec.alpha)
+        elif self.dim in self.specs:
             from mistvla.harness.steering.online import online_spec
 
             self._online = online_spec(
@@ -191,7 +218,22 @@ class SteerIntervention(PerDimension):
 
     def _decide(self, risk: Any) -> bool:
         self._score = float(risk.score)
+        direction = getattr(risk, "direction", None)
+        self.toward = None if direction is None else np.asarray(direction, dtype=np.float64)
         return super()._decide(risk)
+
+    def _away_spec(self) -> Any:
+        """``target: away`` with a fixed set: ``gain`` away from the hazard through the set's x, y, z columns
+        (``-v_d / e_d``: the unit vector over its measured decrease of a_d per unit)."""
+        from mistvla.harness.steering.online import away_spec
+
+        if self.toward is None or self.per_unit is None or not all(d in self.specs for d in range(3)):
+            return None
+        point = next(iter(self.specs[0].vectors))
+        cols = np.stack(
+            [-self.specs[d].vectors[point].astype(np.float64) / self.per_unit[d] for d in range(3)], axis=1
+        )
+        return away_spec(cols, self.toward, self.options.gain, point, self.max_shift)
 
     def strength(self) -> float:
         """This step's relative alpha: fixed, or proportional to the risk's excess over the threshold.
@@ -220,6 +262,8 @@ class SteerIntervention(PerDimension):
             return None
         if self.online_point is not None:
             return self._online_spec(dim)
+        if self.options.target == "away":
+            return self._away_spec()
         if self.options.strength == "action":
             shift = self.action_shift(dim)
             self._pending = (shift, dim)
@@ -229,11 +273,10 @@ class SteerIntervention(PerDimension):
     def _online_spec(self, dim: int) -> Any:
         """This step's own pinv direction for ``dim`` (from :meth:`prepare`) and the shift asking
         ``-fraction * a_d`` of it; the exact ``a_d`` is read each step, so nothing is undone."""
-        if self._online is None:
+        if getattr(self, "_prepared", None) != self._t:
             raise RuntimeError("jacobian_online steering: prepare(policy, obs) was not called this step")
-        spec, _ = self._online
         self._pending = (0.0, dim)
-        return spec
+        return None if self._online is None else self._online[0]
 
     @contextlib.contextmanager
     def around_policy(self, policy: Any) -> Iterator[None]:

@@ -35,6 +35,9 @@ class RiskSignal:
 
     score: float
     per_dim: np.ndarray | None = None
+    direction: np.ndarray | None = None
+    """(3,) unit vector (world frame = the action's translation axes) from the robot toward the nearest
+    hazard, when the source knows it (the clearance oracle within its margin), else None."""
 
 
 @dataclass
@@ -58,6 +61,8 @@ class RiskSource(abc.ABC):
     Config: ClassVar[type] = NoParams
     per_dim: ClassVar[bool] = False
     """True when :attr:`RiskSignal.per_dim` is filled (needed by ``damp`` and ``steer``)."""
+    direction: ClassVar[bool] = False
+    """True when :attr:`RiskSignal.direction` is filled (needed by ``repel`` and ``steer`` with ``target: away``)."""
     needs_privileged: ClassVar[bool] = False
     """True when the source reads simulator state (the env is then built with privileged observations)."""
     needs_hidden: ClassVar[bool] = False

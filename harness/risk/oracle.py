@@ -56,11 +56,28 @@ class OracleConfig:
             )
 
 
+def toward(dist: float, fromto: np.ndarray) -> np.ndarray:
+    """Unit vector from the robot geom toward the hazard geom from ``mj_geomDistance``'s segment (robot
+    point, hazard point); when they interpenetrate (``dist < 0``) the segment points the other way.
+
+    >>> toward(0.8, np.array([0, 0, 0.9, 0, 0, 0.1])).tolist()     # the hazard 0.8 m below
+    [0.0, 0.0, -1.0]
+    >>> (toward(-0.05, np.array([0, 0, 0.05, 0, 0, 0.1])) + 0.0).tolist()  # 5 cm into it, still below
+    [0.0, 0.0, -1.0]
+    """
+    vec = np.asarray(fromto[3:], dtype=np.float64) - np.asarray(fromto[:3], dtype=np.float64)
+    if dist < 0:
+        vec = -vec
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm > 1e-9 else np.array([0.0, 0.0, -1.0])
+
+
 class ClearanceOracle(RiskSource):
     """Risk from the robot's clearance to non-target geometry (privileged simulator state)."""
 
     Config = OracleConfig
     per_dim = True
+    direction = True
     needs_privileged = True
 
     def __init__(self, config: OracleConfig | None = None) -> None:
@@ -119,9 +136,7 @@ class ClearanceOracle(RiskSource):
             dist = mujoco.mj_geomDistance(m, d, int(g1), int(g2), self.margin, self._fromto)
             if dist < best:
                 best = dist
-                vec = self._fromto[3:] - self._fromto[:3]
-                norm = np.linalg.norm(vec)
-                direction = vec / norm if norm > 1e-9 else np.array([0.0, 0.0, -1.0])
+                direction = toward(dist, self._fromto)
         return float(best), direction
 
     def risk(self, obs: dict[str, Any]) -> RiskSignal:
@@ -129,4 +144,5 @@ class ClearanceOracle(RiskSource):
         score = float(np.clip(1.0 - dist / self.margin, 0.0, 1.0))
         per_dim = np.zeros(7, dtype=np.float32)
         per_dim[:3] = score * np.abs(direction)
-        return RiskSignal(score, per_dim)
+        toward = direction.astype(np.float32) if score > 0 else None
+        return RiskSignal(score, per_dim, toward)

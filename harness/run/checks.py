@@ -50,6 +50,12 @@ def check_run(cfg: RunConfig) -> None:
                 f"{where}: {icfg.name!r} acts through hook points, and policy {cfg.policy.name!r} has none "
                 "(it is not a HookedPolicy)"
             )
+        away = getattr(icfg.options, "target", None) == "away"
+        if (kind.needs_direction or away) and not risk_cls.direction:
+            raise ConfigError(
+                f"{where}: {icfg.name!r} needs the direction of the nearest hazard, and risk source "
+                f"{cfg.risk.source!r} gives none"
+            )
         if kind.needs_per_dim and not risk_cls.per_dim:
             raise ConfigError(
                 f"{where}: {icfg.name!r} needs a per-dimension risk vector, and risk source "

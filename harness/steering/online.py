@@ -67,6 +67,38 @@ def online_spec(
     return SteeringSpec({point: v}, alpha=shift, mode="absolute", positions="last_prompt"), shift
 
 
+def away_spec(columns: np.ndarray, toward: np.ndarray, gain: float, point: str, max_shift: float) -> Any:
+    """The shift that asks for ``gain`` of translation away from ``toward`` (x, y, z) and no other change:
+    ``columns`` (hidden, 3) are the pinv columns of x, y, z (each moves its own a_d by +1), the norm
+    saturating at ``max_shift``. None when the request is zero.
+
+    >>> spec = away_spec(np.eye(4)[:, :3] * 2.0, np.array([0.0, 0.0, 1.0]), 0.5, "p", 10.0)
+    >>> spec.alpha, spec.vectors["p"].tolist()   # a_z down by 0.5: 0.5 units of column z (norm 2)
+    (1.0, [0.0, 0.0, -1.0, 0.0])
+    """
+    from mistvla.hooks import SteeringSpec
+
+    delta = np.asarray(columns, dtype=np.float64) @ (-gain * np.asarray(toward, dtype=np.float64))
+    norm = float(np.linalg.norm(delta))
+    if not np.isfinite(norm) or norm == 0.0:
+        return None
+    return SteeringSpec(
+        {point: (delta / norm).astype(np.float32)},
+        alpha=min(norm, max_shift),
+        mode="absolute",
+        positions="last_prompt",
+    )
+
+
+def online_away_spec(
+    policy: Any, obs: dict[str, Any], point: str, toward: np.ndarray, gain: float, max_shift: float
+) -> Any:
+    """:func:`away_spec` through the pinv of this step's own Jacobian at ``obs``."""
+    _, J, _ = jacobian_here(policy, obs, point)
+    P = np.linalg.pinv(np.asarray(J, dtype=np.float64))
+    return away_spec(P[:, :3], toward, gain, point, max_shift)
+
+
 def frame_directions(policy: Any, samples: list, point: str) -> list[dict[int, tuple[np.ndarray, float]]]:
     """Per ``(instruction, observation)`` sample: ``{d: (unit vector, decrease of a_d per unit)}`` at its own J."""
     from mistvla.harness.steering.jacobian import N_MOTION_DIMS, frame_jacobian

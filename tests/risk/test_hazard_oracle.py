@@ -59,6 +59,8 @@ def test_the_risk_rises_before_the_arm_touches_an_obstacle(env):
     first = next(t for t, r in enumerate(risks) if r.score > 0)
     assert first < contact - 3, (first, contact)  # seen coming several steps ahead
     assert int(np.argmax(risks[contact].per_dim[:6])) == 2  # the obstacle is below: z is the risky axis
+    assert risks[contact].direction is not None and risks[0].direction is None  # none out of range
+    assert abs(float(np.linalg.norm(risks[contact].direction)) - 1.0) < 1e-5
 
 
 def test_bad_hazard_options_name_the_field():

@@ -102,3 +102,18 @@ def test_an_online_set_needs_action_strength_and_an_observation_gate(tmp_path):
     cfg.risk.params = {"checkpoint": "experiments/artifacts/risk/reference"}
     with pytest.raises(ConfigError, match=r"^interventions\[1\]\.steering: a jacobian_online set takes its "):
         check_run(cfg)
+
+
+def test_a_hazard_direction_is_needed_by_repel_and_steer_away(tmp_path):
+    """repel and steer target: away read the risk's direction: a source without one is refused."""
+    check_run(
+        _cfg(tmp_path, {"steering": str(_set(tmp_path / "a", 6)), "strength": "action", "target": "away"})
+    )
+    for entry in ({"name": "repel", "gain": 0.5},
+                  {"steering": str(_set(tmp_path / "b", 6)), "strength": "action", "target": "away"}):  # fmt: skip
+        cfg = _cfg(tmp_path, entry)  # a "name" in the entry replaces steer
+        cfg.risk.source = "constant"
+        with pytest.raises(
+            ConfigError, match=r"^interventions\[1\]: .* needs the direction of the nearest hazard"
+        ):
+            check_run(cfg)

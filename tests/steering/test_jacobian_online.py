@@ -141,3 +141,39 @@ def test_an_online_set_needs_strength_action(switch, tmp_path):
         ConfigError, match=r"^steering: a jacobian_online set steers in action units per step; set strength"
     ):
         _intervention(tmp_path / "online", strength="alpha")
+
+
+TOWARD = np.array([0.6, 0.0, -0.8])  # the hazard is ahead and below
+
+
+def _away_step(steer, policy, obs):
+    steer.gate(RiskSignal(0.9, [0.6, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0], TOWARD))
+    steer.prepare(policy, obs)
+    with steer.around_policy(policy):
+        action = policy.select_action(obs)
+    steer.apply(action)
+    return action
+
+
+@pytest.mark.parametrize("method", ["jacobian_online", "jacobian"])
+def test_target_away_moves_the_translation_away_from_the_hazard_and_nothing_else(switch, tmp_path, method):
+    """``target: away`` asks for ``-gain * direction`` on x, y, z; through exact pinv columns (each frame's
+    own, or a fixed set's on a head that is linear) that is what the action does."""
+    policy, frames = switch
+    if method == "jacobian":  # a linear head (both pieces equal): the fixed set's columns are exact
+        policy = SwitchHeadPolicy(np.stack([policy.W[0].numpy()] * 2))
+    _fit_and_check(policy, frames, tmp_path / method, method)
+    steer = _intervention(tmp_path / method, strength="action", target="away", gain=0.3, max_shift=100.0)
+    for _, obs in frames[:2]:
+        free = policy.select_action(obs)
+        a = _away_step(steer, policy, obs)
+        np.testing.assert_allclose(a[:3] - free[:3], -0.3 * TOWARD, atol=2e-4)
+        np.testing.assert_allclose(a[3:6], free[3:6], atol=2e-4)
+        assert a[6] == free[6]
+
+
+def test_target_away_needs_action_strength():
+    from mistvla.harness.interventions.steer import SteerConfig
+
+    with pytest.raises(ValueError, match=r"^target: away asks for a change in action units"):
+        SteerConfig(steering="x", target="away")
