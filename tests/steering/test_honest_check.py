@@ -12,8 +12,7 @@ import json
 
 import numpy as np
 import pytest
-import torch
-import torch.nn as nn
+from toy_heads import POINT, HeadPolicy
 
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.steering.check import dose_response, read_check, write_check
@@ -21,38 +20,9 @@ from mistvla.harness.steering.data import FitData
 from mistvla.harness.steering.fit import fit_directions
 from mistvla.harness.steering.jacobian import jacobian_fit_data
 from mistvla.hooks import SteeringSpec
-from mistvla.hooks.points import ArchHookTable
-from mistvla.policies.base import HookedPolicy
 
-POINT = "llm.blocks.0.resid_post"
 H = 24
-TOY = ArchHookTable("toy_linear", {"llm.blocks.{i}.resid_post": ("layers.{i}",)}, detect=lambda m: False)
-
-
-class LinearHeadPolicy(HookedPolicy):
-    """Observation ``{"h": (3, H)}``; one identity block; the head reads the last position."""
-
-    arch = TOY
-    action_positions = ("last_prompt",)
-
-    def __init__(self, W: np.ndarray) -> None:
-        super().__init__()
-        self.net = nn.Module()
-        self.net.layers = nn.ModuleList([nn.Identity()])
-        self.W = torch.tensor(W, dtype=torch.float32)
-
-    def hook_model(self) -> nn.Module:
-        return self.net
-
-    def differentiable_action(self, obs):
-        with self.hook_session():
-            x = self.net.layers[0](torch.as_tensor(obs["h"], dtype=torch.float32)[None])
-        return self.W @ x[0, -1]
-
-    def select_action(self, obs):
-        with torch.no_grad():
-            out = self.differentiable_action(obs).numpy()
-        return np.concatenate([out[:6], [1.0 if out[6] > 0 else -1.0]]).astype(np.float32)
+LinearHeadPolicy = HeadPolicy
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn as nn
+from toy_heads import POINT, HeadPolicy
 
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.interventions.base import InterventionConfig
@@ -21,41 +20,9 @@ from mistvla.harness.risk.base import RiskSignal
 from mistvla.harness.steering.check import dose_response, write_check
 from mistvla.harness.steering.fit import fit_directions, steering_method
 from mistvla.harness.steering.jacobian import jacobian_fit_data
-from mistvla.hooks.points import ArchHookTable
-from mistvla.policies.base import HookedPolicy
 
-POINT = "llm.blocks.0.resid_post"
 H = 24
-TOY = ArchHookTable("toy_switch", {"llm.blocks.{i}.resid_post": ("layers.{i}",)}, detect=lambda m: False)
-
-
-class SwitchHeadPolicy(HookedPolicy):
-    """Observation ``{"h": (3, H)}``; the head is ``W[0]`` when ``h[-1, 0] > 0``, else ``W[1]``."""
-
-    arch = TOY
-    action_positions = ("last_prompt",)
-
-    def __init__(self, W: np.ndarray) -> None:
-        super().__init__()
-        self.net = nn.Module()
-        self.net.layers = nn.ModuleList([nn.Identity()])
-        self.W = torch.tensor(W, dtype=torch.float32)
-        self.calls = 0
-
-    def hook_model(self) -> nn.Module:
-        return self.net
-
-    def differentiable_action(self, obs):
-        with self.hook_session():
-            x = self.net.layers[0](torch.as_tensor(obs["h"], dtype=torch.float32)[None])
-        side = 0 if float(obs["h"][-1, 0]) > 0 else 1  # the piece is fixed by the observation
-        return self.W[side] @ x[0, -1]
-
-    def select_action(self, obs):
-        self.calls += 1
-        with torch.no_grad():
-            out = self.differentiable_action(obs).numpy()
-        return np.concatenate([out[:6], [1.0 if out[6] > 0 else -1.0]]).astype(np.float32)
+SwitchHeadPolicy = HeadPolicy
 
 
 @pytest.fixture(scope="module")
