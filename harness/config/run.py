@@ -12,7 +12,7 @@ key=value`` overrides are applied to the YAML data before validation.
 ...                   "interventions": [{"name": "stpo"}]})
 ... except ConfigError as err:
 ...     print(err)
-interventions[0]: unknown intervention 'stpo'; known: damp, none, random_steer, slow, steer, stop (or a 'package.module:Class' name)
+interventions[0]: unknown intervention 'stpo'; known: damp, none, random_steer, repel, slow, steer, stop (or a 'package.module:Class' name)
 >>> parse_config({"name": "t", "policy": {"name": "random"}, "episodes": {"suite": "libero_spatial"},
 ...               "env": {"max_step": 5}})
 Traceback (most recent call last):
