@@ -10,7 +10,6 @@ classes.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import mujoco
@@ -25,23 +24,6 @@ GRIP = -1.0  # open
 
 
 # -- fixtures and helpers ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def libero() -> Any:
-    from mistvla.harness.envs.setup import ensure_libero
-
-    ensure_libero()
-    from libero.libero import benchmark, get_libero_path
-    from libero.libero.envs import OffScreenRenderEnv
-
-    suite = benchmark.get_benchmark_dict()["libero_spatial"]()
-    task = suite.get_task(0)
-    bddl = os.path.join(get_libero_path("bddl_files"), task.problem_folder, task.bddl_file)
-    env = OffScreenRenderEnv(bddl_file_name=bddl, has_offscreen_renderer=False, use_camera_obs=False)
-    env.init_states = suite.get_task_init_states(0)
-    yield env
-    env.close()
-
-
 def fresh(env: Any, *ledgers: CollisionLedger) -> Any:
     """Hard-reset to init state 0, (re)attach the ledgers, let objects settle; returns the robosuite env."""
     env.seed(0)

@@ -9,11 +9,9 @@ writes the same episode and step tables as the current one.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
-import pytest
 from legacy_ledger import LegacyLedger
 
 from mistvla.harness.config.run import parse_config
@@ -26,23 +24,6 @@ from mistvla.harness.run.worker import Worker
 
 GRIP_OPEN, GRIP_CLOSE = -1.0, 1.0
 VOLATILE = {"wall_time_s", "started_utc", "run_id"}
-
-
-@pytest.fixture(scope="module")
-def libero() -> Any:
-    from mistvla.harness.envs.setup import ensure_libero
-
-    ensure_libero()
-    from libero.libero import benchmark, get_libero_path
-    from libero.libero.envs import OffScreenRenderEnv
-
-    suite = benchmark.get_benchmark_dict()["libero_spatial"]()
-    task = suite.get_task(0)
-    bddl = os.path.join(get_libero_path("bddl_files"), task.problem_folder, task.bddl_file)
-    env = OffScreenRenderEnv(bddl_file_name=bddl, has_offscreen_renderer=False, use_camera_obs=False)
-    env.init_states = suite.get_task_init_states(0)
-    yield env
-    env.close()
 
 
 def _actions() -> list[np.ndarray]:
