@@ -27,7 +27,7 @@ from typing import Any
 from mistvla.harness.config.run import RunConfig
 from mistvla.harness.interventions.base import Intervention
 from mistvla.harness.risk.base import RiskSource
-from mistvla.harness.run.plan import EpisodeSpec
+from mistvla.harness.run.plan import EpisodeSpec, env_key
 from mistvla.harness.run.worker import Worker
 
 PHASES = (
@@ -82,52 +82,73 @@ class PhaseTimer:
 
 
 class ProfiledWorker(Worker):
-    """A :class:`Worker` whose env, simulator, policy, risk source and intervention are timed."""
+    """A :class:`Worker` whose envs, simulators, policy, risk source and intervention are timed.
+
+    Every env it runs is instrumented, the extra envs of a ``lockstep: N`` group too.
+    """
 
     def __init__(self, cfg: RunConfig, timer: PhaseTimer) -> None:
         super().__init__(cfg)
         self.timer = timer
         self._patched: set[int] = set()
+        self._sims: dict[int, tuple[Any, dict[str, Any]]] = {}  # env id -> its simulator, saved methods
 
     def env(self, key: tuple[str, int]) -> Any:
         fresh = key not in self.envs
         if fresh:
             _ = self.policy  # built before the clock for the env starts
         env = self.timer.timed("env_build", super().env)(key) if fresh else self.envs[key]
-        if id(env) not in self._patched:
-            self._patched.add(id(env))
-            reset = self.timer.timed(
-                "reset", env.reset, absorb=True
-            )  # its warm-up steps and renders included
+        return self._instrument(env)
 
-            def reset_and_patch(*args: Any, **kwargs: Any) -> Any:
-                self._unpatch_sim()  # the collision ledger re-attaches at reset: it must find its own wrapper
-                out = reset(*args, **kwargs)
-                self._patch_sim(env.sim)  # after the ledger attached (a hard reset builds a new simulator)
-                return out
+    def _group_envs(self, task: tuple[str, int], n: int) -> list[Any]:
+        _ = self.policy
+        envs = self.timer.timed("env_build", super()._group_envs)(task, n)
+        return [self._instrument(e) for e in envs]
 
-            env.reset = reset_and_patch
-            self.timer.patch(env, "step", "env_step")
+    def _instrument(self, env: Any) -> Any:
+        if id(env) in self._patched:
+            return env
+        self._patched.add(id(env))
+        reset = self.timer.timed("reset", env.reset, absorb=True)  # its warm-up steps and renders included
+
+        def reset_and_patch(*args: Any, **kwargs: Any) -> Any:
+            self._unpatch_sim(
+                id(env)
+            )  # the collision ledger re-attaches at reset: it must find its own wrapper
+            out = reset(*args, **kwargs)
+            self._patch_sim(
+                id(env), env.sim
+            )  # after the ledger attached (a hard reset builds a new simulator)
+            return out
+
+        env.reset = reset_and_patch
+        self.timer.patch(env, "step", "env_step")
         return env
 
-    def _patch_sim(self, sim: Any) -> None:
+    def _patch_sim(self, key: int, sim: Any) -> None:
         saved = {m: vars(sim).get(m) for m in ("step", "forward", "render") if hasattr(sim, m)}
         for method in saved:
             self.timer.patch(sim, method, "render" if method == "render" else "sim")
-        self._sim = (sim, saved)
+        self._sims[key] = (sim, saved)
 
     def close_envs(self) -> None:
-        self._unpatch_sim()  # the ledger detaches at close: it must find its own wrapper
+        for key in list(self._sims):
+            self._unpatch_sim(key)  # the ledger detaches at close: it must find its own wrapper
         super().close_envs()
 
-    def _unpatch_sim(self) -> None:
-        sim, saved = getattr(self, "_sim", (None, {}))
+    def close_extra_envs(self) -> None:
+        for key in list(self._sims):
+            if not any(id(e) == key for e in self.envs.values()):
+                self._unpatch_sim(key)
+        super().close_extra_envs()
+
+    def _unpatch_sim(self, key: int) -> None:
+        sim, saved = self._sims.pop(key, (None, {}))
         for method, original in saved.items():
             if original is None:
                 vars(sim).pop(method, None)
             else:
                 setattr(sim, method, original)
-        self._sim = (None, {})
 
     @property
     def policy(self) -> Any:
@@ -135,11 +156,36 @@ class ProfiledWorker(Worker):
             self._policy = self.timer.timed("policy_build", lambda: Worker.policy.fget(self))()
         policy = self._policy
         if not getattr(policy, "_mistvla_profiled", False):
-            self.timer.patch(policy, "select_action", "policy")
-            if hasattr(policy, "select_actions"):
-                self.timer.patch(policy, "select_actions", "policy")
-            policy._mistvla_profiled = True
+            self._time_policy(policy)
         return policy
+
+    def _time_policy(self, policy: Any) -> None:
+        """Time ``policy``'s calls; its lock-step forks are timed on their own instances too."""
+        for method in ("select_action", "select_actions"):
+            vars(policy).pop(method, None)  # a fork's copy of the wrapper would call the original's method
+            if hasattr(policy, method):
+                self.timer.patch(policy, method, "policy")
+        fork = type(policy).fork
+
+        def timed_fork() -> Any:
+            other = fork(policy)
+            self._time_policy(other)
+            return other
+
+        policy.fork = timed_fork
+        policy._mistvla_profiled = True
+
+    def run_group(self, specs: list[EpisodeSpec], thresholds: dict[str, float | None]) -> list[Any]:
+        cls = type(self.policy)  # a batched policy's lock-step call is its class's select_actions_for
+        saved = vars(cls).get("select_actions_for")
+        cls.select_actions_for = staticmethod(self.timer.timed("policy", cls.select_actions_for))
+        try:
+            return super().run_group(specs, thresholds)
+        finally:
+            if saved is None:
+                delattr(cls, "select_actions_for")
+            else:
+                cls.select_actions_for = saved
 
     def episode_parts(self, env: Any, spec: EpisodeSpec, thresholds: dict[str, float | None]
                       ) -> tuple[Any, Intervention, RiskSource]:  # fmt: skip
@@ -163,10 +209,12 @@ def profile_episodes(cfg: RunConfig, specs: list[EpisodeSpec], store_dir: Path,
     t0 = time.perf_counter()
     with ResultsStore.open(store_dir, identity(cfg)) as store:
         write = timer.timed("write", store.write_episode)
-        for spec in specs:
-            result = timer.timed("loop", worker.run_one)(spec, thresholds)
-            steps += int(result.record["steps"])
-            write(result.record, result.steps, result.hidden or None)
+        step_results = timer.timed("loop", next)
+        for chunk in _task_chunks(specs):  # one task's episodes, run as the worker runs them (lockstep: N)
+            results = worker.run_chunk(chunk, thresholds)
+            while (result := step_results(results, None)) is not None:
+                steps += int(result.record["steps"])
+                write(result.record, result.steps, result.hidden or None)
     wall = time.perf_counter() - t0
     worker.close()
     seconds = dict(timer.seconds)
@@ -177,6 +225,17 @@ def profile_episodes(cfg: RunConfig, specs: list[EpisodeSpec], store_dir: Path,
         "seconds": seconds,
         "calls": dict(timer.calls),
     }
+
+
+def _task_chunks(specs: list[EpisodeSpec]) -> list[list[EpisodeSpec]]:
+    """Consecutive runs of ``specs`` with the same env (suite, task), in order."""
+    chunks: list[list[EpisodeSpec]] = []
+    for spec in specs:
+        if chunks and env_key(chunks[-1][-1]) == env_key(spec):
+            chunks[-1].append(spec)
+        else:
+            chunks.append([spec])
+    return chunks
 
 
 def format_profile(profile: dict[str, Any], title: str = "") -> str:
