@@ -138,22 +138,26 @@ class PerturbationSpec:
 
 @dataclass
 class SweepConfig:
-    """``sweep:``: perturbations x levels over the same episodes; the clean env is always included."""
+    """``sweep:``: perturbations x levels over the same episodes, and the clean env unless ``include_clean: false``."""
 
     perturbations: list[PerturbationSpec] = field(default_factory=list)
     seed: int = 0
     """Seed of the perturbations' sampled parameters (mixed with each episode's seed and init state)."""
     cross_interventions: bool = True
     """Run every intervention under every perturbation (False: perturbed episodes run the base policy only)."""
+    include_clean: bool = True
+    """False: only the perturbed conditions run (a scenario study whose gate is silent without the hazard)."""
 
     def __post_init__(self) -> None:
+        if not self.include_clean and not any(lvl > 0 for p in self.perturbations for lvl in p.levels):
+            raise ValueError("include_clean: false needs a perturbation with a level above 0")
         labels = [p.display for p in self.perturbations]
         if len(set(labels)) != len(labels):
             raise ValueError(f"perturbations need distinct labels (set `label:`), got {labels}")
 
     def conditions(self) -> list[tuple[str, int]]:
         """Every env condition of the sweep, clean first: ``[("none", 0), (label, level), ...]`` (level 0 is clean)."""
-        out = [("none", 0)]
+        out = [("none", 0)] if self.include_clean else []
         out += [(p.display, lvl) for p in self.perturbations for lvl in p.levels if lvl > 0]
         return out
 
@@ -294,7 +298,7 @@ class RunConfig:
 
     def conditions(self) -> list[str]:
         """The env conditions episodes run under, as report scopes: ``clean``, ``<perturbation> L<level>``."""
-        out = ["clean"]
+        out = ["clean"] if self.sweep is None or self.sweep.include_clean else []
         for spec in self.sweep.perturbations if self.sweep is not None else []:
             out += [f"{spec.display} L{lvl}" for lvl in spec.levels if lvl > 0]
         return out

@@ -55,6 +55,18 @@ def test_plan_is_the_grid_with_the_clean_env_first():
     assert clean == [s.key for s in plan_episodes(plain)]  # clean keys are the keys without a sweep
 
 
+def test_include_clean_false_plans_only_the_perturbed_conditions_with_the_same_keys():
+    swept = parse_config(config(Path("/tmp"), "p", {**SWEEP, "cross_interventions": True}))
+    only = parse_config(
+        config(Path("/tmp"), "p", {**SWEEP, "cross_interventions": True, "include_clean": False})
+    )
+    assert [s.key for s in plan_episodes(only)] == [s.key for s in plan_episodes(swept) if not s.id.is_clean]
+    assert only.conditions() == ["latency L2", "robot_init L3"]
+    with pytest.raises(ConfigError, match="include_clean: false needs a perturbation with a level above 0"):
+        parse_config(config(Path("/tmp"), "p", {"perturbations": [{"name": "latency", "levels": [0]}],
+                                                "include_clean": False}))  # fmt: skip
+
+
 def test_bad_sweeps_are_refused_naming_the_field():
     with pytest.raises(ConfigError, match=r"sweep\.perturbations\[0\]: unknown perturbation 'camra'"):
         parse_config(config(Path("/tmp"), "p", {"perturbations": [{"name": "camra"}]}))
