@@ -27,6 +27,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score
 
+from mistvla.harness.errors import ConfigError
 from mistvla.harness.risk.learned.baselines import per_dim_shortcut, shortcut_flags, shortcut_scores
 from mistvla.harness.risk.learned.context import ContextSpec, with_context
 from mistvla.harness.risk.learned.dataset import RiskDataset
@@ -54,6 +55,27 @@ class EvalConfig:
     split_from: str | None = None
     """Another checkpoint whose split (train/calib/test episodes) to score on, e.g. an older gate on a newer
     checkpoint's held-out episodes; None: the checkpoint's own split."""
+    smooth: int = 1
+    """Score every method by the causal mean of its last ``smooth`` step scores in the episode (1: the raw
+    score); the alarm rule of a detector that should not fire on one noisy step."""
+
+    def __post_init__(self) -> None:
+        if int(self.smooth) < 1:
+            raise ConfigError(f"eval.smooth: need >= 1 step, got {self.smooth}")
+        self.smooth = int(self.smooth)
+
+
+def causal_mean(scores: np.ndarray, row_in_episode: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each row's score and its ``k - 1`` predecessors in the episode (clamped at its first row).
+
+    Rows of one episode are contiguous and in step order (as in a risk dataset).
+
+    >>> causal_mean(np.array([1.0, 3.0, 5.0, 0.0, 2.0]), np.array([0, 1, 2, 0, 1]), 2).tolist()
+    [1.0, 2.0, 4.0, 0.0, 1.0]
+    """
+    idx = np.arange(len(scores))
+    back = np.asarray(row_in_episode, dtype=np.int64)
+    return np.mean(np.stack([scores[idx - np.minimum(j, back)] for j in range(k)]), axis=0)
 
 
 def fast_auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -176,6 +198,9 @@ def evaluate(
     context = ContextSpec.of(meta["feature"].get("context"))
     probs, dim_probs = predict(net, with_context(ds, context).features(ev))
     methods = {"learned": probs, **shortcut_scores(ds, tr, ev, cfg.seed)}
+    if cfg.smooth > 1:
+        row_ev = ds.column("row")[ev]
+        methods = {name: causal_mean(sc, row_ev, cfg.smooth) for name, sc in methods.items()}
     ep_ev = ep[ev]
     calib = split[ev] == "calib"
     test = split[ev] == "test"
@@ -254,6 +279,7 @@ def evaluate(
         "n_test_episodes": len(np.unique(ep_ev[test])),
         "n_test_steps": int(test.sum()),
         "threshold_rule": f"{cfg.threshold} {cfg.quantile} on {cfg.calibrate_on} calib episodes",
+        "smooth": cfg.smooth,
         "context": context.to_dict(),
         "step": step_rows,
         "episode": episode_rows,
