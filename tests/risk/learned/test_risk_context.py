@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mistvla.harness.errors import ConfigError
 from mistvla.harness.risk.learned.context import ContextSpec, ContextView
 from mistvla.harness.risk.learned.dataset import build_dataset
 from mistvla.harness.risk.learned.evaluate import EvalConfig, evaluate
@@ -52,6 +53,24 @@ def test_detector_counts_at_the_calibrated_threshold(checkpoint):
         assert r["n_failed_with_event"] > 0
     clean = evaluate(ckpt, cfg=EvalConfig(resamples=10, calibrate_on="clean"))
     assert clean["threshold_rule"].endswith("on clean calib episodes")
+
+
+def test_the_smoothed_alarm_rule_scores_the_causal_mean(checkpoint):
+    _, ckpt = checkpoint
+    raw = evaluate(ckpt, cfg=EvalConfig(resamples=10, threshold="quantile"))
+    smooth = evaluate(ckpt, cfg=EvalConfig(resamples=10, threshold="quantile", smooth=4))
+    assert raw["smooth"] == 1 and smooth["smooth"] == 4
+    auc = {(r["method"], r["horizon"], r["type"]): r["auc"] for r in raw["step"]}
+    changed = [
+        r
+        for r in smooth["step"]
+        if r["method"] == "learned" and r["auc"] != auc[("learned", r["horizon"], r["type"])]
+    ]
+    assert changed  # the smoothed score is another score
+    thresholds = [r["threshold"] for r in smooth["episode"] if r["method"] == "learned"]
+    assert thresholds != [r["threshold"] for r in raw["episode"] if r["method"] == "learned"]
+    with pytest.raises(ConfigError, match=r"eval\.smooth: need >= 1 step, got 0"):
+        EvalConfig(smooth=0)
 
 
 def test_cached_features_train_the_same_checkpoint(checkpoint, tmp_path):
