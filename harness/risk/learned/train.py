@@ -64,6 +64,10 @@ class TrainConfig:
     batch through the memory maps; for datasets that fit."""
     context: ContextSpec = field(default_factory=ContextSpec)
     """Temporal context: the last ``context.steps`` hidden states (``context.stride`` apart), stacked."""
+    distill_weight: float = 0.0
+    """> 0: the gate logits also fit the clearance oracle's stored risk of each step (BCE with the oracle's score
+    as a soft target, weight ``distill_weight``): a privileged teacher in training only; the predictor still
+    reads hidden states alone. Needs runs recorded with ``risk.source: oracle``."""
 
     def __post_init__(self) -> None:
         if isinstance(self.split, dict):
@@ -72,6 +76,8 @@ class TrainConfig:
             self.context = ContextSpec(**self.context)
         if self.loss not in ("bce", "weighted_bce", "focal"):
             raise ConfigError(f"train.loss: 'bce', 'weighted_bce' or 'focal', got {self.loss!r}")
+        if self.distill_weight < 0:
+            raise ConfigError(f"train.distill_weight: need >= 0, got {self.distill_weight}")
 
 
 def episode_codes(ds: RiskDataset) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +111,17 @@ def split_groups(ds: RiskDataset) -> dict[str, np.ndarray | None]:
             task = np.char.add(np.char.add(suite.astype(str), "/"), task.astype(str))
     policy = ds.column("policy_id") if "policy_id" in names else None
     return {"task": task, "init_state": ds.column("init_state"), "policy": policy}
+
+
+def _oracle_teacher(ds: RiskDataset) -> np.ndarray:
+    """The clearance oracle's stored risk per dataset row, in [0, 1] (the distillation target)."""
+    column = ds.index["oracle_risk"] if "oracle_risk" in ds.index.column_names else None
+    if column is None or column.null_count:
+        raise ConfigError(
+            "train.distill_weight: the dataset's runs have no stored oracle risk on every step "
+            "(collect them with risk.source: oracle)"
+        )
+    return np.clip(np.asarray(column, dtype=np.float64), 0.0, 1.0)
 
 
 def _loss(logits: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -235,6 +252,7 @@ def train(
     if cfg.balanced_sampling:
         anypos = (y_tr == 1).any(axis=(1, 2))
         weights = np.where(anypos, 0.5 / max(anypos.sum(), 1), 0.5 / max((~anypos).sum(), 1))
+    teacher = _oracle_teacher(raw) if cfg.distill_weight > 0 else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     y_va = ds.y[va]
     history: list[dict[str, Any]] = []
@@ -250,6 +268,9 @@ def train(
             y = torch.as_tensor(ds.y[rows].astype(np.int64))
             logits, dim_logits = net(x)
             loss = _loss(logits, y, pos_weight, cfg)
+            if teacher is not None:
+                soft = torch.as_tensor(teacher[rows], dtype=torch.float32)[:, None, None].expand_as(logits)
+                loss = loss + cfg.distill_weight * F.binary_cross_entropy_with_logits(logits, soft)
             d = torch.as_tensor(ds.dims[rows].astype(np.int64))[:, :6]
             dmask = (d >= 0).float()
             if dmask.sum() > 0:

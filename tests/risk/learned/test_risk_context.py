@@ -83,3 +83,22 @@ def test_cached_features_train_the_same_checkpoint(checkpoint, tmp_path):
     train(ds, tmp_path / "cached", cfg, log=lambda *_: None)
     a, b = load_file(str(ckpt / "model.safetensors")), load_file(str(tmp_path / "cached/model.safetensors"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_distillation_pulls_the_gate_toward_the_oracle_and_needs_one(checkpoint, tmp_path):
+    ds, _ = checkpoint
+    oracle = np.asarray(ds.index["oracle_risk"], dtype=np.float64)
+    rows = np.arange(len(oracle))
+    gaps = []
+    for weight in (0.0, 5.0):
+        cfg = TrainConfig(epochs=30, lr=1e-2, patience=30, hidden=16, min_positives=3, distill_weight=weight)
+        train(ds, tmp_path / f"w{weight}", cfg, log=lambda *_: None)
+        net, meta = load_checkpoint(tmp_path / f"w{weight}")
+        assert meta["train"]["distill_weight"] == weight
+        gaps.append(
+            float(np.mean((predict(net, ds.features(rows))[0][:, 0, 0] - np.clip(oracle, 0, 1)) ** 2))
+        )
+    # the distilled gate sits nearer the teacher's scores than the plain one
+    assert gaps[1] < 0.75 * gaps[0]
+    with pytest.raises(ConfigError, match=r"train\.distill_weight: need >= 0"):
+        TrainConfig(distill_weight=-1.0)
