@@ -141,9 +141,13 @@ def _cmd_demos(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_vision(args: argparse.Namespace) -> int:
-    from mistvla.harness.datasets.vision_training import load_vision_train_config, train_vision
+    from mistvla.harness.datasets.vision_training import load_vision_train_config, ship_run, train_vision
 
-    print(f"last checkpoint: {train_vision(load_vision_train_config(args.config), steps=args.steps)}")
+    cfg = load_vision_train_config(args.config)
+    if args.ship:
+        print(f"shipped: {ship_run(cfg, args.ship)}")
+        return 0
+    print(f"last checkpoint: {train_vision(cfg, steps=args.steps)}")
     return 0
 
 
@@ -288,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("config", help="e.g. experiments/reference/train_libero_spatial_vision.yaml")
     p.add_argument("--steps", type=int, help="total training steps (overrides spec.steps; a new run only)")
+    p.add_argument(
+        "--ship", metavar="DIR", help="copy the last checkpoint to DIR (policy/ + vlm/) instead of training"
+    )
     p.set_defaults(func=_cmd_train_vision)
 
     p = sub.add_parser("export", help="write a run directory's episodes as a LeRobot dataset")

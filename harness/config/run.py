@@ -17,7 +17,7 @@ interventions[0]: unknown intervention 'stpo'; known: damp, none, random_steer, 
 ...               "env": {"max_step": 5}})
 Traceback (most recent call last):
 ...
-mistvla.harness.errors.ConfigError: env.max_step: unknown key (known: cameras, collision, control_freq, drop, hard_reset, image_size, max_steps, privileged, protocol, reset_protocol, terminate_on_collision, terminate_on_drop, warmup_steps)
+mistvla.harness.errors.ConfigError: env.max_step: unknown key (known: cameras, collision, control_freq, drop, hard_reset, image_size, max_steps, privileged, protocol, reflections, reset_protocol, terminate_on_collision, terminate_on_drop, warmup_steps)
 """
 
 from __future__ import annotations

@@ -61,6 +61,9 @@ class DemoConfig:
     max_steps: int | None = None
     cameras: list[str] = field(default_factory=list)
     image_size: int = 128
+    reflections: bool = True
+    """The cameras' reflection pass (``LiberoEnvConfig.reflections``); ``false`` renders ~2x faster and
+    gives other images, so the policy's evaluation config must say the same."""
     convention: Convention = DEFAULT_CONVENTION
     """``lerobot``: state, image keys and frames as LeRobot's LIBERO env feeds a policy;
     ``mistvla``: the env's canonicalised axis-angle, ``observation.images.<camera>``, upright frames."""
@@ -199,7 +202,7 @@ class ExpertRollouts:
         if task not in self.envs:
             self.envs[task] = LiberoEnv(
                 cfg.suite, task, cameras=tuple(cfg.cameras), image_size=cfg.image_size,
-                privileged=True, max_steps=cfg.max_steps,
+                reflections=cfg.reflections, privileged=True, max_steps=cfg.max_steps,
             )  # fmt: skip
         env = self.envs[task]
         ep_seed = episode_seed(seed, task, k)

@@ -11,6 +11,9 @@ Steps, each skipped when already done, so rerunning the command continues:
    a checkpoint exists; the resumed run keeps its episode list: to train on more demonstrations,
    start a new ``name``).
 
+``--ship DIR`` copies the last checkpoint to ``DIR`` (:mod:`~mistvla.harness.datasets.vision_checkpoints`);
+``init_from: DIR`` in a new config starts the next stage from it (runs do not outlive a session's machine).
+
 The policy to evaluate is then ``<output_dir>/train/checkpoints/last/pretrained_model`` with
 ``vlm_path: <output_dir>/init/vlm`` (policy kind ``smolvla_scratch``, docs/vision_policy.md).
 
@@ -20,6 +23,7 @@ Config::
     demos: [experiments/reference/demos_libero_spatial_images_a.yaml, ...]
     output_dir: runs/vision/{name}
     spec: {steps: 30000, batch_size: 32}   # ScratchSpec fields
+    init_from: experiments/artifacts/vision/libero_spatial   # optional: a shipped checkpoint
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mistvla.harness.datasets.demo_shards import dataset_roots
 from mistvla.harness.datasets.demos import load_demo_config
 from mistvla.harness.datasets.lerobot_export import META_FILE, read_meta
+from mistvla.harness.datasets.vision_checkpoints import copy_checkpoint, ship
 from mistvla.harness.errors import ConfigError
 from mistvla.harness.typed import from_dict
 
@@ -48,6 +53,9 @@ class VisionTrainConfig:
     output_dir: str = "runs/vision/{name}"
     spec: dict[str, Any] = field(default_factory=dict)
     """:class:`~mistvla.policies.smolvla.scratch.ScratchSpec` fields."""
+    init_from: str | None = None
+    """A shipped checkpoint (``policy/`` + ``vlm/``, :func:`ship`) to start from instead of random weights:
+    the next stage of a training that runs over several sessions (the optimiser state starts afresh)."""
 
     @property
     def root(self) -> Path:
@@ -109,10 +117,29 @@ def train_vision(cfg: VisionTrainConfig, steps: int | None = None) -> Path:
     split = merge_shards(demo_roots(cfg.demos), root / "dataset", repo_id)
     init = root / "init"
     if not (init / "policy" / "model.safetensors").exists():
-        build_init(init, spec)
+        if cfg.init_from:
+            copy_checkpoint(Path(cfg.init_from), init, spec)
+        else:
+            build_init(init, spec)
     out = (root / "train").resolve()
     args = lerobot_train_args(spec, init, (root / "dataset").resolve(), repo_id, split["train"], out)
     env = {**os.environ, **train_env()}
     cmd = [sys.executable, "-m", "mistvla.policies.smolvla.train_launcher", *args]
     subprocess.run(cmd, env=env, check=True)
     return out / "checkpoints" / "last" / "pretrained_model"
+
+
+def ship_run(cfg: VisionTrainConfig, dst: str | Path) -> Path:
+    """The run's last checkpoint as a shipped one at ``dst`` (:func:`~.vision_checkpoints.ship`)."""
+    from mistvla.policies.smolvla.scratch import ScratchSpec
+
+    root = cfg.root
+    meta = read_meta(root / "dataset")
+    stage = {
+        "config": cfg.name,
+        "demos": list(cfg.demos),
+        "train_episodes": len(meta.get("split_episodes", {}).get("train", [])),
+        "init_from": cfg.init_from,
+        "spec": asdict(from_dict(ScratchSpec, cfg.spec, "spec")),
+    }
+    return ship(root, Path(dst), stage)

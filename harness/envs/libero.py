@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -32,6 +31,7 @@ from mistvla.harness.envs.collisions.ledger import CollisionLedger
 from mistvla.harness.envs.collisions.obstacles import ObstacleMonitor
 from mistvla.harness.envs.config import LiberoEnvConfig
 from mistvla.harness.envs.observations import WorkspaceBounds, build_observation, observation_space
+from mistvla.harness.envs.rendering import activate_renderer, blank_camera_renders
 from mistvla.harness.envs.scene_objects import SceneObjects
 from mistvla.harness.envs.setup import ensure_libero
 from mistvla.harness.envs.tasks import get_task, load_init_states, step_limit
@@ -45,45 +45,6 @@ from mistvla.harness.errors import InvalidActionError, InvalidResetError
 
 GRIPPER_OPEN = -1.0
 NOOP_ACTION = np.array([0, 0, 0, 0, 0, 0, GRIPPER_OPEN], dtype=np.float64)
-
-
-def _zeros_sensor(shape: tuple[int, ...], modality: str) -> Any:
-    zeros = np.zeros(shape, dtype=np.uint8)
-
-    def sensor(_cache: dict[str, Any]) -> np.ndarray:
-        return zeros
-
-    sensor.__modality__ = modality  # robosuite reads it on every observation
-    return sensor
-
-
-def activate_renderer(rs: Any) -> None:
-    """Make this env's EGL context current if none is (closing another env leaves none: black frames)."""
-    ctx = getattr(rs.sim, "_render_context_offscreen", None) if rs.use_camera_obs else None
-    if ctx is not None and type(ctx.gl_ctx).__module__.endswith("egl_context"):
-        from OpenGL import EGL  # robosuite renders into the current context; a live one is left alone
-
-        if not EGL.eglGetCurrentContext():
-            ctx.gl_ctx.make_current()
-
-
-@contextlib.contextmanager
-def blank_camera_renders(rs: Any, active: bool = True) -> Iterator[None]:
-    """Within the block, robosuite's camera observables return zeros instead of rendering.
-
-    Their sampling clocks run on unchanged, so the first frame rendered after
-    the block is the one that would have been rendered without it. (It must not
-    raise: LIBERO's reset retries forever on any exception.)
-    """
-    cams = [o for o in rs._observables.values() if o.modality == "image"] if active else []
-    real = [o._sensor for o in cams]
-    try:
-        for obs, sensor in zip(cams, real, strict=True):
-            obs._sensor = _zeros_sensor(obs._data_shape, sensor.__modality__)
-        yield
-    finally:
-        for obs, sensor in zip(cams, real, strict=True):
-            obs._sensor = sensor
 
 
 class LiberoEnv(gym.Env):
@@ -209,7 +170,7 @@ class LiberoEnv(gym.Env):
         init_state = int(init_state)
 
         rs = self._libero.env
-        activate_renderer(rs)
+        activate_renderer(rs, reflections=self.config.reflections)
         extras = tuple(options.get("scene_objects", ()))
         rebuild = self.scene.needs_rebuild(extras)  # a new set of extra objects: one model rebuild
         if rebuild:
@@ -329,7 +290,7 @@ class LiberoEnv(gym.Env):
         if self._done:
             raise RuntimeError("episode is over (or never started): call reset() before step()")
         rs = self._libero.env
-        activate_renderer(rs)
+        activate_renderer(rs, reflections=self.config.reflections)
         data = self.sim.data._data
         unstable_before = instability_count(data)
         self._ledger.begin_step()

@@ -81,6 +81,12 @@ class ScratchSpec:
         )
 
 
+MODEL_FIELDS = tuple(
+    f.name for f in fields(ScratchSpec) if f.name in {g.name for g in fields(TinySmolVLASpec)} - {"seed"}
+)
+"""The spec fields that make the model (sizes, chunking); the rest say how it is trained."""
+
+
 def build_init(root: str | Path, spec: ScratchSpec) -> Path:
     """``root/vlm`` and ``root/policy`` (seeded random weights, placeholder statistics that
     ``lerobot-train`` replaces with the dataset's); returns ``root``."""

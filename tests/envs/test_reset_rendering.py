@@ -43,3 +43,26 @@ def test_blanked_reset_gives_the_same_observation_and_renders_less():
             np.testing.assert_array_equal(blanked[key], full[key], err_msg=key)
         assert full["images/agentview"].any()  # a real frame, not the zeros used while blanked
         assert n_blank == 2 and n_full > 10  # one frame per camera instead of one per step
+
+
+@pytest.mark.render
+def test_reflections_off_changes_only_the_images():
+    """``reflections: false`` draws the scene without MuJoCo's reflection pass: other pixels, the same physics."""
+    runs = {}
+    for reflections in (True, False):
+        env = LiberoEnv("libero_spatial", 0, cameras=("agentview",), image_size=64, reflections=reflections)
+        try:
+            env.reset(seed=7, options={"init_state": 3})
+            obs, *_ = env.step(np.full(7, 0.3, dtype=np.float32))
+            runs[reflections] = _flat(obs)
+        finally:
+            env.close()
+    on, off = runs[True], runs[False]
+    for key in (k for k in on if not k.startswith("images/")):
+        np.testing.assert_array_equal(on[key], off[key], err_msg=key)
+    changed = (
+        np.abs(on["images/agentview"].astype(int) - off["images/agentview"].astype(int)).max(axis=-1) > 8
+    )
+    assert (
+        0.002 < changed.mean() < 0.1
+    )  # the reflective stove top and plate (~1 % of the frame), nothing else

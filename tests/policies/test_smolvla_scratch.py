@@ -118,3 +118,46 @@ def test_launcher_action_chunk_query_matches_lerobot(trained):
     for idx in (0, 5, len(ds) - 1):  # the last frames pad past the episode end
         query, _ = ds._get_query_indices(idx, int(ds[idx]["episode_index"]))
         assert torch.equal(column_query(ds, query)["action"], ds._query_hf_dataset(query)["action"])
+
+
+def _tiny_obs(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "images": {c: rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for c in ("agentview", "robot0_eye_in_hand")},
+        "proprio": {"eef_pos": np.zeros(3), "eef_quat": np.array([0.0, 0.0, 0.0, 1.0]), "eef_axis_angle": np.zeros(3),
+                    "gripper_qpos": np.array([0.03, -0.03])},
+    }  # fmt: skip
+
+
+def test_shipped_checkpoint_acts_as_the_run_and_starts_the_next_stage(trained, tmp_path):
+    from mistvla.harness.datasets.vision_checkpoints import copy_checkpoint
+    from mistvla.harness.datasets.vision_training import ship_run
+    from mistvla.harness.errors import ConfigError
+    from mistvla.harness.typed import from_dict
+    from mistvla.policies.smolvla.scratch import ScratchSpec
+
+    cfg, last = trained
+    shipped = ship_run(cfg, tmp_path / "shipped")
+    assert not (shipped / "policy" / "train_config.json").exists()  # the resume-only file stays behind
+    record = json.loads((shipped / "training.json").read_text())
+    assert record["total_steps"] >= 2 and record["stages"][0]["train_episodes"] == 2
+    actions = []
+    for kwargs in (
+        {"checkpoint": str(last), "vlm_path": str(cfg.root / "init" / "vlm")},
+        {"checkpoint": str(shipped)},
+    ):
+        policy = make_policy("smolvla_scratch", noise_seed=0, **kwargs)
+        policy.reset(TASK, seed=0)
+        actions.append(policy.select_action(_tiny_obs()))
+    np.testing.assert_array_equal(actions[0], actions[1])
+
+    spec = from_dict(ScratchSpec, TINY, "spec")
+    init = copy_checkpoint(shipped, tmp_path / "next" / "init", spec)
+    config = json.loads((init / "policy" / "config.json").read_text())
+    assert config["vlm_model_name"] == str((init / "vlm").resolve())
+    assert (init / "policy" / "model.safetensors").read_bytes() == (
+        shipped / "policy" / "model.safetensors"
+    ).read_bytes()
+    other = from_dict(ScratchSpec, {**TINY, "text_layers": 4}, "spec")
+    with pytest.raises(ConfigError, match=r"init_from: .*text_layers=2"):
+        copy_checkpoint(shipped, tmp_path / "other", other)
