@@ -165,7 +165,7 @@ class ReferencePolicy(HookedPolicy):
         if self.instruction is None:
             raise RuntimeError("call reset(instruction) before select_action")
         ids, s, e = model_inputs(self.ckpt, self._ids, states, envs, past)
-        with torch.no_grad(), self.hook_session():
+        with torch.inference_mode(), self.hook_session():
             out = self.ckpt.model(ids, s, e)
         return out.numpy()
 
@@ -201,7 +201,7 @@ class ReferencePolicy(HookedPolicy):
         envs = np.stack([p.observed_environment(o) for p, o in zip(policies, observations, strict=True)])
         _, s, e = model_inputs(lead.ckpt, lead._ids, states, envs, past)
         ids = torch.tensor([p._ids for p in policies], dtype=torch.long)
-        with torch.no_grad(), lead.batch_hook_session(policies):
+        with torch.inference_mode(), lead.batch_hook_session(policies):
             out = lead.ckpt.model(ids, s, e).numpy()
         actions = decode_actions(lead.ckpt, out)
         for i, p in enumerate(policies):

@@ -207,3 +207,32 @@ def test_prepared_causal_mask_gives_the_actions_of_transformers_own_mask():
     assert model.causal_mask(embeds.shape[1], embeds.dtype, embeds.device) is model.causal_mask(
         embeds.shape[1], embeds.dtype, embeds.device
     )  # built once per length
+
+
+def test_lean_decode_is_the_language_models_forward_and_fires_the_same_hooks():
+    """``decode`` skips LlamaModel.forward's glue: same last hidden states and the same block outputs seen by
+    forward hooks, bit for bit, under inference_mode as under no_grad."""
+    torch.manual_seed(0)
+    model = ReferenceModel(ReferenceConfig(20, 24, hidden_size=32, num_layers=3, num_heads=2,
+                                           intermediate_size=64, prompt_length=8)).eval()  # fmt: skip
+    ids = torch.randint(1, 20, (2, 8))
+    embeds = model.embed(ids, torch.randn(2, model.config.state_dim), torch.randn(2, 24)).detach()
+    seen: dict[str, list[torch.Tensor]] = {"hf": [], "lean": []}
+    key = ["hf"]
+
+    def grab(_module, _inputs, output):
+        seen[key[0]].append((output[0] if isinstance(output, tuple) else output).clone())
+
+    handles = [layer.register_forward_hook(grab) for layer in model.language_model.layers]
+    try:
+        with torch.no_grad():
+            own = model.language_model(inputs_embeds=embeds, use_cache=False).last_hidden_state
+        key[0] = "lean"
+        with torch.inference_mode():
+            lean = model.decode(embeds)
+    finally:
+        for h in handles:
+            h.remove()
+    assert torch.equal(own, lean)
+    assert len(seen["hf"]) == len(seen["lean"]) == 3
+    assert all(torch.equal(a, b) for a, b in zip(seen["hf"], seen["lean"], strict=True))
