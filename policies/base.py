@@ -31,7 +31,7 @@ import abc
 import contextlib
 import copy
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -72,6 +72,13 @@ class Policy(abc.ABC):
 
     def __init__(self) -> None:
         self.instruction: str | None = None
+
+    @classmethod
+    def planned_requirements(cls, params: Mapping[str, Any]) -> PolicyRequirements:
+        """What a policy built from ``params`` will read, without building it (``mistvla plan``).
+
+        The class's :attr:`requirements` unless a kind reads them from its checkpoint (SmolVLA)."""
+        return cls.requirements
 
     @classmethod
     def from_config(cls, config: Any) -> Policy:

@@ -30,6 +30,8 @@ STEPS_PER_S_STATE = 75.0
 """Env steps per second with rendering off (65-90 measured)."""
 RENDER_S_PER_128PX_FRAME = 0.09
 """Seconds per rendered 128 x 128 camera frame (software EGL; two cameras: ~5 steps/s)."""
+NO_REFLECTIONS_RENDER_SCALE = 0.58
+"""Render time with ``env.reflections: false`` over with (two cameras: 5.2 -> 8.5 steps/s measured)."""
 
 
 def count_env_builds(phases: list[list[EpisodeSpec]], workers: int) -> int:
@@ -57,10 +59,11 @@ def plan_summary(cfg: RunConfig, workers: int | None = None) -> dict[str, Any]:
     episodes = plan_episodes(cfg)
     from mistvla.policies.registry import policy_class
 
-    env = cfg.env_for(policy_class(cfg.policy.name).requirements)
+    env = cfg.env_for(policy_class(cfg.policy.name).planned_requirements(cfg.policy.params))
     limits = {suite: env.max_steps or step_limit(suite, env.protocol) for suite in cfg.episodes.suites}
     warmup, cameras, size = env.warmup_steps, env.cameras, env.image_size
     frame_s = RENDER_S_PER_128PX_FRAME * len(cameras) * (size / 128) ** 2
+    frame_s *= 1.0 if env.reflections else NO_REFLECTIONS_RENDER_SCALE
     step_s = 1.0 / STEPS_PER_S_STATE + frame_s
     builds = count_env_builds([calibration, episodes], workers)
     n = len(calibration) + len(episodes)

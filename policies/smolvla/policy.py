@@ -44,6 +44,7 @@ off, the weights are loaded with ``strict=True``).
 
 from __future__ import annotations
 
+import json
 import os
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -71,6 +72,23 @@ def _rename_map(preprocessor: Any) -> dict[str, str]:
         if isinstance(mapping, dict):
             return dict(mapping)
     return {}
+
+
+def checkpoint_requirements(
+    pretrained_path: str | os.PathLike[str],
+    camera_map: Mapping[str, str] | None = None,
+    image_size: int | None = None,
+) -> PolicyRequirements:
+    """The cameras (``camera_map``'s env names) and the render size (the checkpoint's first image
+    feature unless ``image_size``) a SmolVLA checkpoint reads; its class requirements when unreadable."""
+    try:
+        features = json.loads((Path(pretrained_path) / "config.json").read_text())["input_features"]
+    except (OSError, ValueError, KeyError):
+        return SmolVLAPolicy.requirements
+    shapes = [f["shape"] for f in features.values() if f.get("type") == "VISUAL"]
+    size = image_size or (shapes[0][-1] if shapes else PolicyRequirements.image_size)
+    cameras = tuple(LIBERO_CAMERA_MAP if camera_map is None else camera_map)
+    return PolicyRequirements(cameras=cameras, image_size=int(size))
 
 
 class SmolVLAPolicy(HookedPolicy):
@@ -189,10 +207,13 @@ class SmolVLAPolicy(HookedPolicy):
         self._queue: deque[Any] = deque(maxlen=config.n_action_steps)
         self.set_capture(capture)
         self.set_steering(steering)
-        first_image = next(iter(config.image_features.values()))
-        self.requirements = PolicyRequirements(
-            cameras=tuple(self.camera_map),
-            image_size=int(image_size or first_image.shape[-1]),
+        self.requirements = checkpoint_requirements(path, self.camera_map, image_size)
+
+    @classmethod
+    def planned_requirements(cls, params: Mapping[str, Any]) -> PolicyRequirements:
+        """The cameras and image size :meth:`__init__` will ask for, from ``config.json`` alone."""
+        return checkpoint_requirements(
+            params.get("pretrained_path", ""), params.get("camera_map"), params.get("image_size")
         )
 
     def _check_features(self, rename: Mapping[str, str]) -> None:

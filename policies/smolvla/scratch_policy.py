@@ -14,12 +14,15 @@ checkpoint that reads anything but the agentview and wrist images and propriocep
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mistvla.hooks.capture import CaptureSpec
 from mistvla.hooks.steering import SteeringSpec
-from mistvla.policies.smolvla.policy import SmolVLAPolicy
+from mistvla.policies.base import PolicyRequirements
+from mistvla.policies.smolvla.policy import SmolVLAPolicy, checkpoint_requirements
 from mistvla.policies.smolvla.scratch import check_inputs
 
 
@@ -47,6 +50,15 @@ class ScratchSmolVLAPolicy(SmolVLAPolicy):
         num_steps: int | None = None
         noise_seed: int | None = None
         capture: CaptureSpec | None = None
+
+    @classmethod
+    def planned_requirements(cls, params: Mapping[str, Any]) -> PolicyRequirements:
+        """The cameras and size the ``checkpoint``'s ``config.json`` names (nothing is loaded)."""
+        try:
+            policy_dir, _ = checkpoint_dirs(params.get("checkpoint", ""), params.get("vlm_path"))
+        except ValueError:
+            policy_dir = Path(params.get("checkpoint", ""))
+        return checkpoint_requirements(policy_dir)
 
     def __init__(
         self,

@@ -24,3 +24,15 @@ def test_more_workers_cost_more_builds_and_less_time():
     one, two = plan_summary(cfg, workers=1), plan_summary(cfg, workers=2)
     assert two["env_builds"] > one["env_builds"] and two["policy_loads"] == 2
     assert two["estimate_s"] < one["estimate_s"] or two["parallel"] == 1
+
+
+VISION_EVAL = QUICKSTART.parent / "reference/eval_libero_spatial_vision.yaml"
+
+
+def test_plan_of_an_image_policy_counts_the_cameras_its_checkpoint_reads():
+    """The shipped SmolVLA checkpoint's config.json names two 128 px cameras: plan renders them."""
+    cfg = load_config(VISION_EVAL)
+    summary = plan_summary(cfg, workers=2)
+    assert summary["cameras"] == ["agentview", "robot0_eye_in_hand"]
+    state = plan_summary(load_config(VISION_EVAL, overrides=["policy.name=scripted", "policy.params={}"]), 2)
+    assert state["cameras"] == [] and state["estimate_s"] < summary["estimate_s"] / 3
