@@ -40,6 +40,7 @@ import numpy as np  # noqa: E402
 
 from mistvla.harness.config.run import load_config  # noqa: E402
 from mistvla.harness.envs.libero import NOOP_ACTION  # noqa: E402
+from mistvla.harness.envs.rendering import configure_scene  # noqa: E402
 from mistvla.harness.envs.tasks import get_task, load_init_states  # noqa: E402
 from mistvla.harness.run.plan import plan_episodes  # noqa: E402
 from mistvla.harness.run.profile import format_profile, profile_episodes  # noqa: E402
@@ -75,6 +76,8 @@ def raw_replay(specs, actions: dict[str, np.ndarray], config) -> dict[str, float
         env.seed(spec.id.seed)
         env.reset()
         env.set_init_state(load_init_states(*key)[spec.id.init_state])
+        if cams and not config.reflections:  # the same render flag as mistvla's env (env.reflections)
+            configure_scene(env.env.sim._render_context_offscreen.scn, reflections=False)
         for _ in range(config.warmup_steps):
             env.step(NOOP_ACTION)
         for a in actions[spec.key]:
